@@ -1,0 +1,49 @@
+/*
+ * kf_unit: runs every module's Check suite.  `kf_unit SUITE...` runs only
+ * the named suites (handy under gdb or valgrind).
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+
+static const struct {
+	const char *name;
+	Suite *(*make)(void);
+} suites[] = {
+	{ "wire", suite_wire },
+	{ "crc32c", suite_crc32c },
+	{ "codec", suite_codec },
+	{ "batch", suite_batch },
+	{ "proto", suite_proto },
+	{ "golden", suite_golden },
+	{ "conn", suite_conn },
+};
+
+int main(int argc, char **argv)
+{
+	SRunner *sr = NULL;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		bool want = argc < 2;
+		for (int a = 1; a < argc; a++)
+			want = want || strcmp(argv[a], suites[i].name) == 0;
+		if (!want)
+			continue;
+		if (!sr)
+			sr = srunner_create(suites[i].make());
+		else
+			srunner_add_suite(sr, suites[i].make());
+	}
+	if (!sr) {
+		fprintf(stderr, "kf_unit: no such suite\n");
+		return 2;
+	}
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

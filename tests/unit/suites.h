@@ -1,0 +1,15 @@
+/* The Check suites of kf_unit, one per module; registered in main.c. */
+#ifndef KF_TEST_SUITES_H
+#define KF_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *suite_wire(void);
+Suite *suite_crc32c(void);
+Suite *suite_codec(void);
+Suite *suite_batch(void);
+Suite *suite_proto(void);
+Suite *suite_golden(void);
+Suite *suite_conn(void);
+
+#endif
