@@ -1,3 +1,1024 @@
-/* placeholder until the module lands */
+/*
+ * conn: see conn.h.  Runs in the supervisor's loop only; never blocks.
+ *
+ * Requests live on two FIFO lists: `pending` (not written yet) and `sent`
+ * (written, awaiting their answer in order).  One timer serves every
+ * deadline (the connect deadline and each request's), re-armed to the
+ * earliest after every change; lists are short (a few group requests and a
+ * fetch), so a scan is cheaper than a heap.  A zero-delay "kick" timer does
+ * the writing, so sending never calls back from inside kf_conn_send and
+ * requests queued in one loop iteration go out in one write.
+ */
 #include "config.h"
-typedef int kf_placeholder_conn;
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "proto_msgs.h"
+#include "resolve.h"
+
+#define MAX_API_KEY 128
+#define MAX_READ_FRAMES 32      /* per readable event, so other sockets get their turn */
+
+struct req {
+	struct req *next;
+	const struct kf_api *api;
+	int16_t max_ver;
+	int16_t ver;
+	const void *obj;
+	int32_t corr;
+	ev_tstamp deadline;
+	kf_conn_resp_cb *cb;
+	void *opaque;
+	bool auth;     /* the authentication step's own request */
+	bool internal; /* the connection's ApiVersions */
+};
+
+struct reqlist {
+	struct req *head, *tail;
+};
+
+struct kf_conn {
+	struct ev_loop *loop;
+	struct kf_resolver *resolver;
+	struct kf_lookup *lookup;
+	char *host;
+	char *client_id;
+	char name[300];
+	struct kf_conn_opts o;
+
+	enum kf_conn_state state;
+	int fd;
+	ev_io rio, wio;
+	ev_timer timer;   /* earliest deadline */
+	ev_timer backoff; /* reconnect */
+	ev_timer kick;    /* write what is pending */
+	ev_tstamp connect_deadline;
+	int backoff_ms;
+	bool backoff_active;
+	int fail_streak; /* failures since the last time it was ready */
+
+	struct kf_addrs addrs;
+	int addr_idx;
+	void *tctx; /* transport state, NULL for plain TCP */
+
+	struct reqlist pending, sent;
+	int32_t next_corr;
+
+	struct kf_wr out;
+	size_t out_off;
+
+	uint8_t hdr[4];
+	size_t hdr_got;
+	uint8_t *frame;
+	size_t frame_len, frame_got;
+	struct kf_arena arena;
+
+	int16_t vmin[MAX_API_KEY], vmax[MAX_API_KEY]; /* broker's; -1 unknown */
+	bool versions_known;
+	int16_t apiv_ver; /* ApiVersions version to ask with */
+	struct kf_api_versions_req apiv_obj;
+
+	kf_conn_state_cb *state_cb;
+	void *opaque;
+	int busy;      /* depth of user callbacks running */
+	bool freeing;  /* kf_conn_free called during a callback */
+};
+
+static const char *const state_names[] = {
+	"down", "resolving", "connecting", "handshake", "apiversions", "auth", "ready",
+};
+
+const char *kf_conn_state_name(enum kf_conn_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static void really_free(struct kf_conn *c);
+static void teardown(struct kf_conn *c, int err, const char *why);
+static void rearm_timer(struct kf_conn *c);
+static void start_connect(struct kf_conn *c);
+static void kick(struct kf_conn *c);
+static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* ------------------------------------------------------------ lists */
+
+static void list_push(struct reqlist *l, struct req *r)
+{
+	r->next = NULL;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+static struct req *list_pop(struct reqlist *l)
+{
+	struct req *r = l->head;
+	if (r) {
+		l->head = r->next;
+		if (!l->head)
+			l->tail = NULL;
+		r->next = NULL;
+	}
+	return r;
+}
+
+static void list_remove(struct reqlist *l, struct req *r)
+{
+	struct req *prev = NULL;
+	for (struct req *x = l->head; x; prev = x, x = x->next) {
+		if (x != r)
+			continue;
+		if (prev)
+			prev->next = x->next;
+		else
+			l->head = x->next;
+		if (l->tail == x)
+			l->tail = prev;
+		x->next = NULL;
+		return;
+	}
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+/* Run a request's callback and free it.  Returns false if the connection
+ * was freed by the callback (the caller must return at once). */
+static bool complete(struct kf_conn *c, struct req *r, int err, void *resp)
+{
+	c->busy++;
+	if (r->cb)
+		r->cb(c, err, r->ver, resp, r->opaque);
+	free(r);
+	c->busy--;
+	if (c->freeing && c->busy == 0) {
+		really_free(c);
+		return false;
+	}
+	return !c->freeing;
+}
+
+static bool set_state(struct kf_conn *c, enum kf_conn_state s, int err, const char *msg)
+{
+	if (c->state == s)
+		return true;
+	kf_debug("conn", "%s: %s -> %s%s%s", c->name, kf_conn_state_name(c->state),
+		 kf_conn_state_name(s), msg ? ": " : "", msg ? msg : "");
+	c->state = s;
+	if (!c->state_cb)
+		return true;
+	c->busy++;
+	c->state_cb(c, s, err, msg, c->opaque);
+	c->busy--;
+	if (c->freeing && c->busy == 0) {
+		really_free(c);
+		return false;
+	}
+	return !c->freeing;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+struct kf_conn *kf_conn_new(struct ev_loop *loop, struct kf_resolver *res,
+			    const struct kf_conn_opts *opts, kf_conn_state_cb *state_cb,
+			    void *opaque)
+{
+	struct kf_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	c->resolver = res;
+	c->o = *opts;
+	c->host = strdup(opts->host);
+	c->client_id = strdup(opts->client_id ? opts->client_id : "kforkd");
+	if (!c->host || !c->client_id) {
+		free(c->host);
+		free(c->client_id);
+		free(c);
+		return NULL;
+	}
+	c->o.host = c->host;
+	c->o.client_id = c->client_id;
+	if (c->o.connect_timeout_ms <= 0)
+		c->o.connect_timeout_ms = 10000;
+	if (c->o.request_timeout_ms <= 0)
+		c->o.request_timeout_ms = 30000;
+	if (c->o.backoff_min_ms <= 0)
+		c->o.backoff_min_ms = 100;
+	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
+		c->o.backoff_max_ms = c->o.backoff_min_ms > 10000 ? c->o.backoff_min_ms : 10000;
+	if (c->o.max_response_bytes == 0)
+		c->o.max_response_bytes = 100u << 20;
+	snprintf(c->name, sizeof(c->name), "%s:%d/%d", c->host, c->o.port, (int)c->o.node_id);
+	c->fd = -1;
+	c->state_cb = state_cb;
+	c->opaque = opaque;
+	c->backoff_ms = c->o.backoff_min_ms;
+	c->next_corr = 1;
+	c->apiv_ver = kf_api_api_versions.vmax;
+	kf_wr_init(&c->out);
+	kf_arena_init(&c->arena);
+	ev_init(&c->rio, NULL);
+	ev_init(&c->wio, NULL);
+	ev_init(&c->timer, NULL);
+	ev_init(&c->backoff, on_backoff);
+	ev_init(&c->kick, NULL);
+	return c;
+}
+
+static void fail_list(struct kf_conn *c, struct reqlist *l, int err, bool *alive)
+{
+	struct req *r;
+	while (*alive && (r = list_pop(l)))
+		*alive = complete(c, r, err, NULL);
+}
+
+void kf_conn_free(struct kf_conn *c)
+{
+	if (!c || c->freeing)
+		return;
+	c->freeing = true;
+	teardown(c, KF_ECLOSED, NULL);
+	c->busy++;
+	bool alive = true;
+	fail_list(c, &c->sent, KF_ECLOSED, &alive);
+	fail_list(c, &c->pending, KF_ECLOSED, &alive);
+	c->busy--;
+	if (c->busy == 0)
+		really_free(c);
+}
+
+static void really_free(struct kf_conn *c)
+{
+	struct req *r;
+	/* Callbacks that ran during kf_conn_free may not have emptied the
+	 * lists if one of them freed... nothing can add now: just release. */
+	while ((r = list_pop(&c->sent)))
+		free(r);
+	while ((r = list_pop(&c->pending)))
+		free(r);
+	ev_timer_stop(c->loop, &c->timer);
+	ev_timer_stop(c->loop, &c->backoff);
+	ev_timer_stop(c->loop, &c->kick);
+	kf_wr_free(&c->out);
+	free(c->frame);
+	kf_arena_free(&c->arena);
+	free(c->host);
+	free(c->client_id);
+	free(c);
+}
+
+enum kf_conn_state kf_conn_state(const struct kf_conn *c) { return c->state; }
+const char *kf_conn_name(const struct kf_conn *c) { return c->name; }
+
+int kf_conn_inflight(const struct kf_conn *c)
+{
+	int n = 0;
+	for (const struct req *r = c->pending.head; r; r = r->next)
+		n++;
+	for (const struct req *r = c->sent.head; r; r = r->next)
+		n++;
+	return n;
+}
+
+int16_t kf_conn_version(const struct kf_conn *c, int16_t api_key)
+{
+	const struct kf_api *api = kf_proto_api(api_key);
+	if (!api || !c->versions_known || api_key < 0 || api_key >= MAX_API_KEY)
+		return -1;
+	int16_t hi = api->vmax < c->vmax[api_key] ? api->vmax : c->vmax[api_key];
+	int16_t lo = api->vmin > c->vmin[api_key] ? api->vmin : c->vmin[api_key];
+	return hi >= lo && c->vmax[api_key] >= 0 ? hi : -1;
+}
+
+/* Close the socket and transport; requests already written fail with err
+ * (their answers can never come), pending ones stay for the next attempt. */
+static void teardown(struct kf_conn *c, int err, const char *why)
+{
+	if (c->lookup) {
+		kf_resolve_cancel(c->lookup);
+		c->lookup = NULL;
+	}
+	ev_io_stop(c->loop, &c->rio);
+	ev_io_stop(c->loop, &c->wio);
+	ev_timer_stop(c->loop, &c->kick);
+	if (c->tctx) {
+		c->o.transport->close(c->tctx);
+		c->tctx = NULL;
+	}
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->out.len = 0;
+	c->out_off = 0;
+	c->hdr_got = 0;
+	free(c->frame);
+	c->frame = NULL;
+	c->frame_len = c->frame_got = 0;
+	c->versions_known = false;
+	/* The connection's own requests belong to this attempt only. */
+	struct req *r, *next;
+	for (r = c->pending.head; r; r = next) {
+		next = r->next;
+		if (r->internal || r->auth) {
+			list_remove(&c->pending, r);
+			free(r);
+		}
+	}
+	(void)why;
+	(void)err;
+}
+
+static void schedule_reconnect(struct kf_conn *c)
+{
+	/* Exponential backoff with +-20% jitter so a fleet does not reconnect
+	 * in lockstep after a broker restart. */
+	double jitter = 0.8 + 0.4 * ((double)(random() % 1000) / 1000.0);
+	double delay = c->backoff_ms * jitter / 1000.0;
+	c->backoff_ms = c->backoff_ms * 2 > c->o.backoff_max_ms ? c->o.backoff_max_ms : c->backoff_ms * 2;
+	ev_timer_stop(c->loop, &c->backoff);
+	ev_timer_set(&c->backoff, delay, 0.);
+	c->backoff_active = true;
+	ev_timer_start(c->loop, &c->backoff);
+}
+
+/* A failure of the connection: fail what was written, back off, retry if
+ * there is still work queued.  Returns false if the connection was freed. */
+static bool conn_fail(struct kf_conn *c, int err, const char *msg)
+{
+	/* A broker that stays down is reported once, not at every attempt. */
+	if (c->fail_streak++ == 0)
+		kf_warn("conn", "%s: %s (%s)", c->name, msg, kf_conn_state_name(c->state));
+	else
+		kf_debug("conn", "%s: %s (%s, attempt %d)", c->name, msg, kf_conn_state_name(c->state),
+			 c->fail_streak);
+	teardown(c, err, msg);
+	c->busy++;
+	bool alive = true;
+	fail_list(c, &c->sent, err, &alive);
+	c->busy--;
+	if (!alive)
+		return false;
+	if (c->freeing) {
+		if (c->busy == 0)
+			really_free(c);
+		return false;
+	}
+	schedule_reconnect(c);
+	if (!set_state(c, KF_CONN_DOWN, err, msg))
+		return false;
+	rearm_timer(c);
+	return true;
+}
+
+void kf_conn_close(struct kf_conn *c, int err, const char *why)
+{
+	if (c->state == KF_CONN_DOWN)
+		return;
+	conn_fail(c, err, why ? why : kf_strerror(err));
+}
+
+static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, backoff));
+	c->backoff_active = false;
+	if (c->pending.head)
+		start_connect(c);
+}
+
+void kf_conn_connect(struct kf_conn *c)
+{
+	if (c->state == KF_CONN_DOWN && !c->backoff_active)
+		start_connect(c);
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, timer));
+	ev_tstamp now = ev_now(loop);
+	if (c->state != KF_CONN_DOWN && c->state != KF_CONN_READY && now >= c->connect_deadline) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "connect timed out after %d ms in state %s",
+			 c->o.connect_timeout_ms, kf_conn_state_name(c->state));
+		if (!conn_fail(c, KF_ETIMEDOUT, msg))
+			return;
+	}
+	/* A written request that timed out poisons the stream: tear down. */
+	for (struct req *r = c->sent.head; r; r = r->next) {
+		if (now >= r->deadline) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "%s request (corr %d) timed out", r->api->name, r->corr);
+			if (!conn_fail(c, KF_ETIMEDOUT, msg))
+				return;
+			break;
+		}
+	}
+	for (struct req *r = c->pending.head, *next; r; r = next) {
+		next = r->next;
+		if (now >= r->deadline) {
+			list_remove(&c->pending, r);
+			if (!complete(c, r, KF_ETIMEDOUT, NULL))
+				return;
+			next = c->pending.head; /* the callback may have changed the list */
+		}
+	}
+	rearm_timer(c);
+}
+
+static void rearm_timer(struct kf_conn *c)
+{
+	ev_tstamp t = 0;
+	bool any = false;
+	if (c->state != KF_CONN_DOWN && c->state != KF_CONN_READY) {
+		t = c->connect_deadline;
+		any = true;
+	}
+	for (int l = 0; l < 2; l++)
+		for (struct req *r = (l ? c->sent.head : c->pending.head); r; r = r->next)
+			if (!any || r->deadline < t) {
+				t = r->deadline;
+				any = true;
+			}
+	ev_timer_stop(c->loop, &c->timer);
+	if (!any)
+		return;
+	ev_tstamp d = t - ev_now(c->loop);
+	ev_timer_init(&c->timer, on_timer, d > 0 ? d : 0.0001, 0.);
+	ev_timer_start(c->loop, &c->timer);
+}
+
+/* ------------------------------------------------------------ connecting */
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents);
+static void try_next_addr(struct kf_conn *c);
+static bool after_transport(struct kf_conn *c);
+
+static void on_resolved(int err, const struct kf_addrs *addrs, const char *msg, void *opaque)
+{
+	struct kf_conn *c = opaque;
+	c->lookup = NULL;
+	if (err) {
+		char m[256];
+		snprintf(m, sizeof(m), "cannot resolve %s: %s", c->host, msg ? msg : kf_strerror(err));
+		conn_fail(c, err, m);
+		return;
+	}
+	c->addrs = *addrs;
+	c->addr_idx = 0;
+	if (!set_state(c, KF_CONN_CONNECTING, KF_OK, NULL))
+		return;
+	try_next_addr(c);
+}
+
+static void start_connect(struct kf_conn *c)
+{
+	c->connect_deadline = ev_now(c->loop) + c->o.connect_timeout_ms / 1000.0;
+	if (!set_state(c, KF_CONN_RESOLVING, KF_OK, NULL))
+		return;
+	rearm_timer(c);
+	c->lookup = kf_resolve(c->resolver, c->host, c->o.port, c->o.connect_timeout_ms,
+			       on_resolved, c);
+}
+
+static void try_next_addr(struct kf_conn *c)
+{
+	while (c->addr_idx < c->addrs.n) {
+		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs.addr[c->addr_idx];
+		socklen_t len = c->addrs.len[c->addr_idx];
+		c->addr_idx++;
+		int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		if (connect(fd, sa, len) == -1 && errno != EINPROGRESS) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		ev_io_init(&c->wio, on_io, fd, EV_WRITE);
+		ev_io_init(&c->rio, on_io, fd, EV_READ);
+		c->wio.data = c->rio.data = c;
+		ev_io_start(c->loop, &c->wio);
+		return;
+	}
+	char m[300];
+	snprintf(m, sizeof(m), "cannot connect to %s:%d: %s", c->host, c->o.port, strerror(errno));
+	conn_fail(c, KF_EIO, m);
+}
+
+/* Transport handshake step; returns false when the connection failed. */
+static bool do_handshake(struct kf_conn *c)
+{
+	int want = 0;
+	char err[256] = "";
+	int rc = c->o.transport->handshake(c->tctx, &want, err, sizeof(err));
+	if (rc == KF_EAGAIN) {
+		ev_io_stop(c->loop, &c->rio);
+		ev_io_stop(c->loop, &c->wio);
+		if (want & EV_READ)
+			ev_io_start(c->loop, &c->rio);
+		if (want & EV_WRITE)
+			ev_io_start(c->loop, &c->wio);
+		return true;
+	}
+	if (rc != KF_OK) {
+		char m[320];
+		snprintf(m, sizeof(m), "handshake failed: %s", err);
+		conn_fail(c, KF_EIO, m);
+		return false;
+	}
+	return after_transport(c);
+}
+
+static void queue_apiversions(struct kf_conn *c)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		conn_fail(c, KF_ENOMEM, "out of memory");
+		return;
+	}
+	c->apiv_obj.client_software_name = "kfork";
+	c->apiv_obj.client_software_version = PACKAGE_VERSION;
+	r->api = &kf_api_api_versions;
+	r->ver = c->apiv_ver;
+	r->max_ver = c->apiv_ver;
+	r->obj = &c->apiv_obj;
+	r->internal = true;
+	r->deadline = c->connect_deadline;
+	/* Ahead of everything else queued. */
+	r->next = c->pending.head;
+	c->pending.head = r;
+	if (!c->pending.tail)
+		c->pending.tail = r;
+	kick(c);
+}
+
+/* Socket connected and transport ready: negotiate versions. */
+static bool after_transport(struct kf_conn *c)
+{
+	ev_io_stop(c->loop, &c->wio);
+	ev_io_start(c->loop, &c->rio);
+	if (!set_state(c, KF_CONN_APIVERSIONS, KF_OK, NULL))
+		return false;
+	queue_apiversions(c);
+	return true;
+}
+
+static void on_connected(struct kf_conn *c)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+		soerr = errno;
+	if (soerr) {
+		ev_io_stop(c->loop, &c->wio);
+		close(c->fd);
+		c->fd = -1;
+		errno = soerr;
+		kf_debug("conn", "%s: connect: %s", c->name, strerror(soerr));
+		try_next_addr(c);
+		return;
+	}
+	if (!c->o.transport) {
+		after_transport(c);
+		return;
+	}
+	char err[256] = "";
+	c->tctx = c->o.transport->open(c->o.transport->arg, c->fd, c->host, err, sizeof(err));
+	if (!c->tctx) {
+		char m[320];
+		snprintf(m, sizeof(m), "transport: %s", err);
+		conn_fail(c, KF_EIO, m);
+		return;
+	}
+	if (!set_state(c, KF_CONN_HANDSHAKE, KF_OK, NULL))
+		return;
+	do_handshake(c);
+}
+
+/* ------------------------------------------------------------ sending */
+
+int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void *req,
+		 int timeout_ms, kf_conn_resp_cb *cb, void *opaque)
+{
+	const struct kf_api *api = kf_proto_api(api_key);
+	if (!api || c->freeing)
+		return api ? KF_ECLOSED : KF_EUNSUPP;
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return KF_ENOMEM;
+	r->api = api;
+	r->max_ver = max_ver;
+	r->ver = -1;
+	r->obj = req;
+	r->cb = cb;
+	r->opaque = opaque;
+	r->deadline = ev_now(c->loop) + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
+	list_push(&c->pending, r);
+	if (c->state == KF_CONN_DOWN && !c->backoff_active)
+		start_connect(c);
+	else
+		kick(c);
+	rearm_timer(c);
+	return KF_OK;
+}
+
+int kf_conn_send_auth(struct kf_conn *c, int16_t api_key, int16_t ver, const void *req,
+		      int timeout_ms, kf_conn_resp_cb *cb, void *opaque)
+{
+	const struct kf_api *api = kf_proto_api(api_key);
+	if (!api)
+		return KF_EUNSUPP;
+	if (c->state != KF_CONN_AUTH)
+		return KF_ECLOSED;
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return KF_ENOMEM;
+	r->api = api;
+	r->ver = ver;
+	r->max_ver = ver;
+	r->obj = req;
+	r->cb = cb;
+	r->opaque = opaque;
+	r->auth = true;
+	r->deadline = ev_now(c->loop) + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
+	list_push(&c->pending, r);
+	kick(c);
+	rearm_timer(c);
+	return KF_OK;
+}
+
+/* Versions known and authenticated: let requests flow.  Returns false if
+ * the connection was freed by the state callback. */
+static bool become_ready(struct kf_conn *c)
+{
+	c->backoff_ms = c->o.backoff_min_ms;
+	if (c->fail_streak)
+		kf_info("conn", "%s: connected after %d failed attempts", c->name, c->fail_streak);
+	c->fail_streak = 0;
+	if (!set_state(c, KF_CONN_READY, KF_OK, NULL))
+		return false;
+	rearm_timer(c);
+	kick(c);
+	return true;
+}
+
+void kf_conn_auth_done(struct kf_conn *c, int err, const char *msg)
+{
+	if (c->state != KF_CONN_AUTH)
+		return;
+	if (err) {
+		conn_fail(c, err, msg ? msg : "authentication failed");
+		return;
+	}
+	become_ready(c);
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void kick(struct kf_conn *c)
+{
+	if (c->fd == -1 || ev_is_active(&c->kick))
+		return;
+	ev_timer_init(&c->kick, on_kick, 0., 0.);
+	ev_timer_start(c->loop, &c->kick);
+}
+
+/* May r be written in the current state? */
+static bool eligible(const struct kf_conn *c, const struct req *r)
+{
+	switch (c->state) {
+	case KF_CONN_APIVERSIONS: return r->internal;
+	case KF_CONN_AUTH: return r->auth;
+	case KF_CONN_READY: return !r->internal && !r->auth;
+	default: return false;
+	}
+}
+
+/* Flush the output buffer; returns false when the connection failed. */
+static bool flush_out(struct kf_conn *c)
+{
+	while (c->out_off < c->out.len) {
+		const uint8_t *p = c->out.buf + c->out_off;
+		size_t n = c->out.len - c->out_off;
+		ssize_t w;
+		int want = EV_WRITE;
+		char err[256] = "";
+		if (c->tctx)
+			w = c->o.transport->write(c->tctx, p, n, &want, err, sizeof(err));
+		else {
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
+			if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				want = EV_WRITE;
+			else if (w == -1) {
+				want = 0;
+				snprintf(err, sizeof(err), "%s", strerror(errno));
+			}
+		}
+		if (w > 0) {
+			c->out_off += (size_t)w;
+			continue;
+		}
+		if (want) {
+			/* TLS may need to read before it can write; the read watcher
+			 * is always on in these states, so only add the writer. */
+			if (want & EV_WRITE)
+				ev_io_start(c->loop, &c->wio);
+			return true;
+		}
+		char m[300];
+		snprintf(m, sizeof(m), "write failed: %s", err[0] ? err : "connection closed");
+		return conn_fail(c, KF_EIO, m);
+	}
+	c->out.len = 0;
+	c->out_off = 0;
+	ev_io_stop(c->loop, &c->wio);
+	return true;
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, kick));
+	if (c->fd == -1)
+		return;
+	/* Encode every eligible pending request, in order, behind what is
+	 * already being written. */
+	for (struct req *r = c->pending.head, *next; r; r = next) {
+		next = r->next;
+		if (!eligible(c, r))
+			continue;
+		if (!r->internal && !r->auth) {
+			int16_t v = kf_conn_version(c, r->api->key);
+			if (v >= 0 && r->max_ver >= 0 && v > r->max_ver)
+				v = r->max_ver >= r->api->vmin ? r->max_ver : -1;
+			if (v < 0) {
+				kf_warn("conn", "%s: broker supports no version of %s this client speaks",
+					c->name, r->api->name);
+				list_remove(&c->pending, r);
+				if (!complete(c, r, KF_EUNSUPP, NULL))
+					return;
+				next = c->pending.head;
+				continue;
+			}
+			r->ver = v;
+		}
+		r->corr = c->next_corr++;
+		if (c->next_corr == INT32_MAX)
+			c->next_corr = 1;
+		if (kf_proto_encode_request(&c->out, r->api, r->ver, r->corr, c->client_id, r->obj)) {
+			list_remove(&c->pending, r);
+			if (!complete(c, r, KF_ENOMEM, NULL))
+				return;
+			next = c->pending.head;
+			continue;
+		}
+		kf_trace("conn", "%s: -> %s v%d corr %d", c->name, r->api->name, r->ver, r->corr);
+		list_remove(&c->pending, r);
+		list_push(&c->sent, r);
+	}
+	flush_out(c);
+}
+
+/* ------------------------------------------------------------ receiving */
+
+/* The ApiVersions answer: record the broker's ranges, or fall back to the
+ * version the broker named (KIP-511).  Returns false if the conn failed. */
+static bool handle_apiversions(struct kf_conn *c, struct req *r, const uint8_t *buf, size_t len)
+{
+	struct kf_api_versions_resp resp;
+	char err[256];
+	int32_t corr;
+	memset(&resp, 0, sizeof(resp));
+	int rc = kf_proto_decode_response(buf, len, r->api, r->ver, &c->arena, &resp, &corr, err,
+					  sizeof(err));
+	if (rc != KF_OK || resp.error_code == KF_KERR_UNSUPPORTED_VERSION) {
+		/* An unsupported version is answered in v0 layout. */
+		kf_arena_free(&c->arena);
+		memset(&resp, 0, sizeof(resp));
+		rc = kf_proto_decode_response(buf, len, r->api, 0, &c->arena, &resp, &corr, err,
+					      sizeof(err));
+		if (rc != KF_OK) {
+			free(r);
+			return conn_fail(c, KF_EPROTO, err);
+		}
+	}
+	if (resp.error_code == KF_KERR_UNSUPPORTED_VERSION) {
+		int16_t want = -1;
+		for (int32_t i = 0; i < resp.api_keys.n; i++) {
+			struct kf_api_versions_resp_key *k = &KF_AT(resp.api_keys, struct kf_api_versions_resp_key, i);
+			if (k->api_key == KF_API_API_VERSIONS)
+				want = k->max_version;
+		}
+		if (want < 0 || want >= r->ver)
+			want = r->ver > 0 ? 0 : -1;
+		free(r);
+		kf_arena_free(&c->arena);
+		if (want < 0)
+			return conn_fail(c, KF_EUNSUPP, "broker rejects every ApiVersions version");
+		kf_debug("conn", "%s: ApiVersions falls back to v%d", c->name, want);
+		c->apiv_ver = want;
+		queue_apiversions(c);
+		return true;
+	}
+	if (resp.error_code) {
+		char m[128];
+		snprintf(m, sizeof(m), "ApiVersions error %s", kf_kafka_err_name(resp.error_code));
+		free(r);
+		kf_arena_free(&c->arena);
+		return conn_fail(c, KF_EPROTO, m);
+	}
+	for (int i = 0; i < MAX_API_KEY; i++)
+		c->vmin[i] = c->vmax[i] = -1;
+	for (int32_t i = 0; i < resp.api_keys.n; i++) {
+		struct kf_api_versions_resp_key *k = &KF_AT(resp.api_keys, struct kf_api_versions_resp_key, i);
+		if (k->api_key >= 0 && k->api_key < MAX_API_KEY) {
+			c->vmin[k->api_key] = k->min_version;
+			c->vmax[k->api_key] = k->max_version;
+		}
+	}
+	c->versions_known = true;
+	free(r);
+	kf_arena_free(&c->arena);
+	if (c->o.auth) {
+		if (!set_state(c, KF_CONN_AUTH, KF_OK, NULL))
+			return false;
+		c->busy++;
+		c->o.auth->start(c, c->o.auth->arg);
+		c->busy--;
+		if (c->freeing) {
+			if (c->busy == 0)
+				really_free(c);
+			return false;
+		}
+		return true;
+	}
+	return become_ready(c);
+}
+
+/* One whole response frame; returns false if the connection went away. */
+static bool handle_frame(struct kf_conn *c, const uint8_t *buf, size_t len)
+{
+	struct req *r = list_pop(&c->sent);
+	int32_t corr = kf_proto_peek_corr_id(buf, len);
+	if (!r || corr != r->corr) {
+		char m[128];
+		snprintf(m, sizeof(m), "unexpected response: correlation id %d, expected %d", corr,
+			 r ? r->corr : -1);
+		if (r)
+			list_push(&c->sent, r); /* failed with the rest */
+		return conn_fail(c, KF_EPROTO, m);
+	}
+	kf_trace("conn", "%s: <- %s v%d corr %d (%zu bytes)", c->name, r->api->name, r->ver, corr, len);
+	if (r->internal)
+		return handle_apiversions(c, r, buf, len);
+	void *resp = kf_arena_alloc(&c->arena, r->api->resp->size);
+	if (!resp) {
+		list_push(&c->sent, r);
+		return conn_fail(c, KF_ENOMEM, "out of memory");
+	}
+	char err[256];
+	int rc = kf_proto_decode_response(buf, len, r->api, r->ver, &c->arena, resp, &corr, err,
+					  sizeof(err));
+	if (rc != KF_OK)
+		kf_warn("conn", "%s: %s", c->name, err);
+	bool alive = complete(c, r, rc, rc == KF_OK ? resp : NULL);
+	if (alive)
+		kf_arena_free(&c->arena);
+	if (alive && rc != KF_OK)
+		return conn_fail(c, KF_EPROTO, "malformed response");
+	return alive;
+}
+
+static ssize_t conn_read(struct kf_conn *c, void *buf, size_t n, bool *fatal, char *err,
+			 size_t errlen)
+{
+	*fatal = false;
+	if (c->tctx) {
+		int want = 0;
+		ssize_t r = c->o.transport->read(c->tctx, buf, n, &want, err, errlen);
+		if (r < 0 && !want)
+			*fatal = true;
+		if (r < 0 && (want & EV_WRITE))
+			ev_io_start(c->loop, &c->wio);
+		return r;
+	}
+	ssize_t r = recv(c->fd, buf, n, 0);
+	if (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		*fatal = true;
+		snprintf(err, errlen, "%s", strerror(errno));
+	}
+	return r;
+}
+
+static void on_readable(struct kf_conn *c)
+{
+	for (int frames = 0; frames < MAX_READ_FRAMES;) {
+		bool fatal;
+		char err[256] = "";
+		ssize_t n;
+		if (c->hdr_got < 4) {
+			n = conn_read(c, c->hdr + c->hdr_got, 4 - c->hdr_got, &fatal, err, sizeof(err));
+		} else {
+			n = conn_read(c, c->frame + c->frame_got, c->frame_len - c->frame_got, &fatal,
+				      err, sizeof(err));
+		}
+		if (n == 0) {
+			conn_fail(c, KF_ECLOSED, "connection closed by broker");
+			return;
+		}
+		if (n < 0) {
+			if (fatal) {
+				char m[300];
+				snprintf(m, sizeof(m), "read failed: %s", err);
+				conn_fail(c, KF_EIO, m);
+			}
+			return;
+		}
+		if (c->hdr_got < 4) {
+			c->hdr_got += (size_t)n;
+			if (c->hdr_got < 4)
+				continue;
+			uint32_t size = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
+					(uint32_t)c->hdr[2] << 8 | c->hdr[3];
+			if (size < 4 || size > c->o.max_response_bytes) {
+				char m[128];
+				snprintf(m, sizeof(m), "response frame of %u bytes (limit %zu)", size,
+					 c->o.max_response_bytes);
+				conn_fail(c, KF_ETOOBIG, m);
+				return;
+			}
+			if (!c->sent.head) {
+				conn_fail(c, KF_EPROTO, "response with no request outstanding");
+				return;
+			}
+			c->frame = malloc(size);
+			if (!c->frame) {
+				conn_fail(c, KF_ENOMEM, "out of memory");
+				return;
+			}
+			c->frame_len = size;
+			c->frame_got = 0;
+			continue;
+		}
+		c->frame_got += (size_t)n;
+		if (c->frame_got < c->frame_len)
+			continue;
+		uint8_t *frame = c->frame;
+		size_t len = c->frame_len;
+		c->frame = NULL;
+		c->hdr_got = 0;
+		c->frame_len = c->frame_got = 0;
+		bool alive = handle_frame(c, frame, len);
+		free(frame);
+		if (!alive)
+			return;
+		frames++;
+		rearm_timer(c);
+		if (c->fd == -1)
+			return;
+	}
+	/* Yielded after MAX_READ_FRAMES: the watcher fires again if more is
+	 * buffered in the kernel; TLS may hold decrypted bytes, so re-kick. */
+	if (c->tctx)
+		ev_feed_event(c->loop, &c->rio, EV_READ);
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct kf_conn *c = w->data;
+	switch (c->state) {
+	case KF_CONN_CONNECTING:
+		on_connected(c);
+		return;
+	case KF_CONN_HANDSHAKE:
+		do_handshake(c);
+		return;
+	default:
+		break;
+	}
+	if (revents & EV_WRITE) {
+		if (!flush_out(c))
+			return;
+		if (c->fd == -1)
+			return;
+	}
+	if (revents & EV_READ)
+		on_readable(c);
+}

@@ -1,1 +1,140 @@
-/* placeholder */
+/*
+ * conn: one connection to one Kafka broker, on the caller's libev loop.
+ *
+ * Owns: the socket, name resolution for it, the transport (plain TCP or a
+ * kf_transport such as TLS), the optional authentication step (SASL), the
+ * ApiVersions negotiation, and the queue of requests in flight.
+ *
+ *   down -> resolving -> connecting -> handshake -> apiversions -> auth -> ready
+ *     ^                                                                   |
+ *     +--------------- backoff (exponential, jittered) <--- any failure --+
+ *
+ * Requests may be sent in any state: they wait in the queue (their timeout
+ * running) and a connection attempt starts if none is under way.  In ready
+ * state they are pipelined: written at once, answered in order.  A request
+ * whose timeout passes fails with KF_ETIMEDOUT; if it was already written
+ * the connection is torn down, since Kafka answers in order and a late
+ * answer would be read as the next one's.  Teardown fails every request in
+ * flight with the error that caused it; the owner decides what to retry.
+ *
+ * Never blocks: sockets are non-blocking, names resolve through c-ares.
+ * Response frames are bounded by max_response_bytes.
+ */
+#ifndef KF_CONN_H
+#define KF_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arena.h"
+#include "proto.h"
+
+struct ev_loop;
+struct kf_conn;
+struct kf_resolver;
+
+enum kf_conn_state {
+	KF_CONN_DOWN = 0,     /* no socket; idle or waiting out backoff */
+	KF_CONN_RESOLVING,    /* looking up the host name */
+	KF_CONN_CONNECTING,   /* non-blocking connect() under way */
+	KF_CONN_HANDSHAKE,    /* transport handshake (TLS) */
+	KF_CONN_APIVERSIONS,  /* negotiating versions */
+	KF_CONN_AUTH,         /* authentication step (SASL) */
+	KF_CONN_READY,        /* requests flow */
+};
+
+const char *kf_conn_state_name(enum kf_conn_state s);
+
+/*
+ * A transport wraps the socket once it is connected (TLS).  Each call
+ * returns bytes moved, 0 on orderly close (read), or -1 with *want set to
+ * EV_READ / EV_WRITE when it must wait (and errno-free: KF_EAGAIN), or -1
+ * with *want = 0 on a fatal error (message in errbuf).
+ */
+struct kf_transport {
+	/* Per-connection state for host; NULL on failure (message in errbuf). */
+	void *(*open)(void *arg, int fd, const char *host, char *errbuf, size_t errlen);
+	/* KF_OK when done, KF_EAGAIN with *want set, or an error (errbuf). */
+	int (*handshake)(void *t, int *want, char *errbuf, size_t errlen);
+	ssize_t (*read)(void *t, void *buf, size_t n, int *want, char *errbuf, size_t errlen);
+	ssize_t (*write)(void *t, const void *buf, size_t n, int *want, char *errbuf, size_t errlen);
+	void (*close)(void *t);
+	void *arg;
+};
+
+/*
+ * The authentication step runs after ApiVersions with the connection in
+ * KF_CONN_AUTH: start() sends its requests with kf_conn_send_auth() and
+ * finally calls kf_conn_auth_done().  Requests from others wait meanwhile.
+ */
+struct kf_auth {
+	void (*start)(struct kf_conn *c, void *arg);
+	void *arg;
+};
+
+struct kf_conn_opts {
+	const char *host;               /* copied */
+	int port;
+	int32_t node_id;                /* for log lines; -1 for bootstrap */
+	const char *client_id;          /* copied; "kforkd" by default */
+	int connect_timeout_ms;         /* resolve + connect + handshake; 10000 */
+	int request_timeout_ms;         /* default per request; 30000 */
+	int backoff_min_ms, backoff_max_ms; /* 100, 10000 */
+	size_t max_response_bytes;      /* 104857600 */
+	const struct kf_transport *transport; /* NULL = plain TCP */
+	const struct kf_auth *auth;     /* NULL = none */
+};
+
+/* Why the connection changed state; err is KF_OK when going up. */
+typedef void kf_conn_state_cb(struct kf_conn *c, enum kf_conn_state state, int err,
+			      const char *msg, void *opaque);
+
+/*
+ * A response: err is KF_OK and resp points to the decoded response struct
+ * (owned by the connection, valid during the call; BYTES and RECORDS point
+ * into the frame), or err is the failure and resp is NULL.  ver is the
+ * version the request went out with.
+ */
+typedef void kf_conn_resp_cb(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque);
+
+struct kf_conn *kf_conn_new(struct ev_loop *loop, struct kf_resolver *res,
+			    const struct kf_conn_opts *opts, kf_conn_state_cb *state_cb,
+			    void *opaque);
+/* Fails every request with KF_ECLOSED (callbacks run), closes, frees.  Safe
+ * to call from any callback of this connection. */
+void kf_conn_free(struct kf_conn *c);
+
+/* Start connecting now unless already up or connecting (backoff permitting). */
+void kf_conn_connect(struct kf_conn *c);
+/* Tear down (failing requests with err) and go to backoff. */
+void kf_conn_close(struct kf_conn *c, int err, const char *why);
+
+enum kf_conn_state kf_conn_state(const struct kf_conn *c);
+const char *kf_conn_name(const struct kf_conn *c);       /* "host:port/node" */
+int kf_conn_inflight(const struct kf_conn *c);            /* queued + sent */
+
+/*
+ * Negotiated version for api_key: the highest both sides speak, or -1 when
+ * there is none (or versions are not known yet).
+ */
+int16_t kf_conn_version(const struct kf_conn *c, int16_t api_key);
+
+/*
+ * Queue a request: api_key with the request struct req.  The version is the
+ * highest both sides support, capped at max_ver (-1: no cap); it is chosen
+ * and req encoded when the connection is ready, so req must stay valid and
+ * unchanged until cb runs.  timeout_ms <= 0 takes the connection default.
+ * Returns KF_OK (cb runs exactly once, never from inside this call) or an
+ * error (KF_EUNSUPP: no API by that key; cb does not run).
+ */
+int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void *req,
+		 int timeout_ms, kf_conn_resp_cb *cb, void *opaque);
+
+/* The authentication step's own requests, which go out in KF_CONN_AUTH. */
+int kf_conn_send_auth(struct kf_conn *c, int16_t api_key, int16_t ver, const void *req,
+		      int timeout_ms, kf_conn_resp_cb *cb, void *opaque);
+void kf_conn_auth_done(struct kf_conn *c, int err, const char *msg);
+
+#endif
