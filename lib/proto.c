@@ -485,6 +485,35 @@ int kf_proto_decode_response(const uint8_t *buf, size_t len, const struct kf_api
 	return rd.err;
 }
 
+/* ------------------------------------------------------------ building */
+
+static const struct kf_field *find_field(const struct kf_schema *s, const char *name);
+
+const struct kf_schema *kf_proto_sub(const struct kf_schema *s, const char *field)
+{
+	const struct kf_field *f = find_field(s, field);
+	return f ? f->sub : NULL;
+}
+
+void *kf_proto_array_new(const struct kf_schema *s, void *obj, const char *field, int32_t n,
+			 struct kf_arena *arena)
+{
+	const struct kf_field *f = find_field(s, field);
+	if (!f || f->type != KF_T_ARRAY || n < 0)
+		return NULL;
+	size_t es = type_size(f->elem, f->sub);
+	void *v = kf_arena_alloc(arena, (size_t)(n ? n : 1) * es);
+	if (!v)
+		return NULL;
+	if (f->elem == KF_T_STRUCT)
+		for (int32_t i = 0; i < n; i++)
+			kf_proto_defaults(f->sub, (char *)v + (size_t)i * es);
+	struct kf_array *a = (struct kf_array *)((char *)obj + f->off);
+	a->v = v;
+	a->n = n;
+	return v;
+}
+
 /* ------------------------------------------------------------ paths */
 
 struct path_tok {

@@ -155,6 +155,17 @@ int kf_proto_decode(struct kf_rd *rd, const struct kf_schema *s, int16_t ver, bo
 void kf_proto_defaults(const struct kf_schema *s, void *obj);
 
 /*
+ * Allocate n elements for the array field `field` of schema s in obj, each
+ * set to its schema defaults, in arena.  Returns the elements (also stored
+ * in the field's struct kf_array), or NULL (unknown field, out of memory).
+ * kf_proto_sub gives the element schema of an array-of-structs field, for
+ * the next level down.
+ */
+void *kf_proto_array_new(const struct kf_schema *s, void *obj, const char *field, int32_t n,
+			 struct kf_arena *arena);
+const struct kf_schema *kf_proto_sub(const struct kf_schema *s, const char *field);
+
+/*
  * Paths for tests and debugging: "Topics[1].Partitions[0].ErrorCode" names
  * a field by its Kafka JSON names.  kf_proto_get formats a value as text
  * (integers in decimal, strings as is, null as "null", bytes and UUIDs as

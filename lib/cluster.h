@@ -1,0 +1,52 @@
+/*
+ * cluster: the brokers of one Kafka cluster as this client knows them.
+ *
+ * Owns one kf_conn per broker node (made when first asked for) and one per
+ * bootstrap address.  The broker table comes from Metadata responses
+ * (kf_cluster_set_brokers); a broker whose address changed gets a new
+ * connection, one that left the cluster is dropped.  Until the first
+ * Metadata answer, only the bootstrap connections exist.
+ *
+ * Runs in the supervisor's loop; never blocks.
+ */
+#ifndef KF_CLUSTER_H
+#define KF_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+struct kf_cluster;
+struct kf_metadata_resp;
+
+struct kf_cluster_opts {
+	const char *bootstrap;     /* "host:port,host:port,[v6addr]:port" */
+	struct kf_conn_opts conn;  /* template; host, port and node_id are set per broker */
+};
+
+/* Parses the bootstrap list; NULL with a message in err when it is
+ * malformed (the message names the offending entry). */
+struct kf_cluster *kf_cluster_new(struct ev_loop *loop, struct kf_resolver *res,
+				  const struct kf_cluster_opts *opts, char *err, size_t errlen);
+/* Frees every connection (their requests fail with KF_ECLOSED). */
+void kf_cluster_free(struct kf_cluster *cl);
+
+/* Replace the broker table with md's brokers. */
+void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md);
+
+/* The connection to broker node_id, made on first use; NULL if the node is
+ * not in the table. */
+struct kf_conn *kf_cluster_broker(struct kf_cluster *cl, int32_t node_id);
+
+/* A connection for cluster-wide requests (Metadata, FindCoordinator): one
+ * that is ready if any is, else the next broker or bootstrap address in
+ * rotation, so repeated failures walk through every address. */
+struct kf_conn *kf_cluster_any(struct kf_cluster *cl);
+
+int kf_cluster_broker_count(const struct kf_cluster *cl);
+
+/* Split "host:port" (or "[v6]:port") into host and port; KF_OK or KF_EPROTO. */
+int kf_parse_hostport(const char *s, size_t len, char *host, size_t hostlen, int *port);
+
+#endif
