@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "proto_msgs.h"
 #include "resolve.h"
@@ -339,6 +340,59 @@ START_TEST(resolver)
 }
 END_TEST
 
+START_TEST(hostport_parsing)
+{
+	static const struct {
+		const char *in;
+		const char *host;
+		int port;
+	} good[] = {
+		{ "127.0.0.1:9092", "127.0.0.1", 9092 },
+		{ " broker-1.example:1 ", "broker-1.example", 1 },
+		{ "[::1]:65535", "::1", 65535 },
+		{ "[fe80::1%eth0]:9093", "fe80::1%eth0", 9093 },
+	};
+	static const char *const bad[] = {
+		"", "host", "host:", ":9092", "host:0", "host:65536", "host:12x", "[::1]9092",
+		"[::1", "host:123456",
+	};
+	char host[64];
+	int port;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(kf_parse_hostport(good[i].in, strlen(good[i].in), host, sizeof(host), &port), KF_OK);
+		ck_assert_str_eq(host, good[i].host);
+		ck_assert_int_eq(port, good[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(kf_parse_hostport(bad[i], strlen(bad[i]), host, sizeof(host), &port) != KF_OK,
+			      "accepted '%s'", bad[i]);
+}
+END_TEST
+
+START_TEST(bootstrap_errors_name_the_entry)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct kf_resolver *res = kf_resolver_new(loop);
+	struct kf_cluster_opts o = { .bootstrap = "127.0.0.1:9092,oops,[::1]:9093" };
+	char err[128];
+	ck_assert_ptr_null(kf_cluster_new(loop, res, &o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "'oops'"), "%s", err);
+	o.bootstrap = "";
+	ck_assert_ptr_null(kf_cluster_new(loop, res, &o, err, sizeof(err)));
+	o.bootstrap = "127.0.0.1:9092,[::1]:9093";
+	struct kf_cluster *cl = kf_cluster_new(loop, res, &o, err, sizeof(err));
+	ck_assert_ptr_nonnull(cl);
+	/* rotation walks both bootstrap addresses when nothing is up */
+	struct kf_conn *a = kf_cluster_any(cl), *b = kf_cluster_any(cl), *c = kf_cluster_any(cl);
+	ck_assert_ptr_ne(a, b);
+	ck_assert_ptr_eq(a, c);
+	ck_assert_str_eq(kf_conn_name(b), "::1:9093/-1");
+	kf_cluster_free(cl);
+	kf_resolver_free(res);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 Suite *suite_conn(void)
 {
 	Suite *s = suite_create("conn");
@@ -351,6 +405,8 @@ Suite *suite_conn(void)
 	tcase_add_test(tc, free_from_callback);
 	tcase_add_test(tc, unknown_api_refused);
 	tcase_add_test(tc, resolver);
+	tcase_add_test(tc, hostport_parsing);
+	tcase_add_test(tc, bootstrap_errors_name_the_entry);
 	suite_add_tcase(s, tc);
 	return s;
 }
