@@ -21,6 +21,7 @@ static const struct {
 	{ "batch", suite_batch },
 	{ "proto", suite_proto },
 	{ "golden", suite_golden },
+	{ "group", suite_group },
 	{ "conn", suite_conn },
 };
 

@@ -10,6 +10,7 @@ Suite *suite_codec(void);
 Suite *suite_batch(void);
 Suite *suite_proto(void);
 Suite *suite_golden(void);
+Suite *suite_group(void);
 Suite *suite_conn(void);
 
 #endif
