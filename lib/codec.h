@@ -14,7 +14,18 @@
  *           unknown.
  *
  * Decompression writes into a caller-owned, reusable buffer and never grows
- * it past max_out: a decompression bomb is KF_ETOOBIG, not an OOM.
+ * it past max_out: a decompression bomb is KF_ETOOBIG, not an OOM.  (Exact
+ * bound on out->cap: max_out for snappy and none, max_out + 1 for gzip and
+ * zstd, max_out + the frame's block size (64 KiB..4 MiB) for lz4; a buffer
+ * that was already bigger is kept, not shrunk.)
+ *
+ * Also accepted, as the Java consumer does: concatenated gzip members,
+ * concatenated zstd frames (and skippable frames), concatenated lz4 frames,
+ * concatenated xerial streams, lz4 frames with linked (dependent) blocks.
+ * Rejected: anything after the last member/frame (KF_EPROTO), empty input
+ * for every codec but none (KF_EPROTO), lz4 dictionary ids and frame
+ * versions other than 1 (KF_EUNSUPP).  A xerial stream cut between two
+ * chunks is a valid shorter stream: only the batch's own CRC catches that.
  */
 #ifndef KF_CODEC_H
 #define KF_CODEC_H
@@ -48,7 +59,10 @@ void kf_codec_buf_free(struct kf_codec_buf *b);
  * KF_OK; KF_ETOOBIG when the output would exceed max_out bytes; KF_EPROTO
  * (or KF_ECRC for an LZ4 checksum) for corrupt input; KF_EUNSUPP for an
  * unknown codec; KF_ENOMEM.  On error, errbuf (when not NULL) gets a short
- * reason such as "lz4: block checksum mismatch".
+ * reason such as "lz4: block checksum mismatch" (always "<codec>: ...",
+ * "codec: ..." for an unknown codec), and out->len is unspecified.
+ * Thread-safe: zstd keeps one decoder context per thread, freed when the
+ * thread exits.
  */
 int kf_decompress(int codec, const uint8_t *in, size_t in_len, size_t max_out,
 		  struct kf_codec_buf *out, char *errbuf, size_t errlen);
@@ -56,7 +70,12 @@ int kf_decompress(int codec, const uint8_t *in, size_t in_len, size_t max_out,
 /*
  * Compress in into out (reset first) in the framing the Java producer writes
  * (xerial for snappy, the LZ4 frame with a correct header checksum).  For
- * tests, benchmarks and tools; kforkd itself only decompresses.
+ * tests, benchmarks and tools; kforkd itself only decompresses.  Framings:
+ * gzip at zlib's default level; snappy xerial with 32 KiB chunks; lz4 FLG
+ * 0x60 BD 0x40 (64 KiB independent blocks, no checksums, no content size,
+ * incompressible blocks stored raw), as KafkaLZ4BlockOutputStream writes;
+ * zstd level 3 without a content size, as zstd-jni's stream writes.
+ * Returns KF_OK, KF_ENOMEM, KF_EUNSUPP or KF_ERR.
  */
 int kf_compress(int codec, const uint8_t *in, size_t in_len, struct kf_codec_buf *out);
 

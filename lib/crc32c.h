@@ -9,6 +9,7 @@
  * All functions take the running CRC of the bytes before buf (0 to start)
  * and return the CRC including buf: the usual pre/post inversion is done
  * inside, so kf_crc32c(kf_crc32c(0, a, n), b, m) == CRC of a||b.
+ * All are thread-safe, including the first call.
  */
 #ifndef KF_CRC32C_H
 #define KF_CRC32C_H
@@ -19,7 +20,8 @@
 
 uint32_t kf_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t kf_crc32c_sw(uint32_t crc, const void *buf, size_t len);
-/* Only call when kf_crc32c_hw_available(). */
+/* The SSE4.2 variant; where kf_crc32c_hw_available() is false (no SSE4.2,
+ * or not x86-64) it computes the same value in software. */
 uint32_t kf_crc32c_hw(uint32_t crc, const void *buf, size_t len);
 bool kf_crc32c_hw_available(void);
 
