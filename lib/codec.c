@@ -588,6 +588,7 @@ static int zstd_decompress(const uint8_t *in, size_t in_len, size_t max_out,
 	if (buf_reserve(out, zstd_size_hint(in, in_len, limit), limit) != KF_OK)
 		return fail(errbuf, errlen, KF_ENOMEM, "zstd", "out of memory");
 	ZSTD_inBuffer ib = { in, in_len, 0 };
+	size_t frame_in = 0, frame_out = 0; /* where the current frame began */
 	for (;;) {
 		if (out->len == out->cap &&
 		    buf_reserve(out, add_sat(out->cap, 1), limit) != KF_OK)
@@ -603,6 +604,21 @@ static int zstd_decompress(const uint8_t *in, size_t in_len, size_t max_out,
 		if (out->len > max_out)
 			return fail(errbuf, errlen, KF_ETOOBIG, "zstd",
 				    "output over the limit of %zu bytes", max_out);
+		if (ret == 0) {
+			/* A frame ended.  libzstd checks a declared content size
+			 * only when it decodes straight into a large enough
+			 * buffer, so whether a lying frame passed would depend on
+			 * the buffer's history: check it here, always. */
+			unsigned long long cs =
+				ZSTD_getFrameContentSize(in + frame_in, in_len - frame_in);
+			if (cs != ZSTD_CONTENTSIZE_UNKNOWN && cs != ZSTD_CONTENTSIZE_ERROR &&
+			    cs != out->len - frame_out)
+				return fail(errbuf, errlen, KF_EPROTO, "zstd",
+					    "frame content size %llu, decoded %zu", cs,
+					    out->len - frame_out);
+			frame_in = ib.pos;
+			frame_out = out->len;
+		}
 		if (ret == 0 && ib.pos == ib.size)
 			return KF_OK; /* last frame complete and flushed */
 		/* ret == 0 with input left: the next frame (or garbage, which
@@ -623,6 +639,10 @@ int kf_decompress(int codec, const uint8_t *in, size_t in_len, size_t max_out,
 	out->len = 0;
 	if (in_len == 0)
 		in = empty; /* no pointer arithmetic on a NULL in below */
+	/* Nor on a NULL out->p: an empty result still has a buffer, so callers
+	 * (and the codecs) can form out->p + out->len. */
+	if (!out->p && buf_reserve(out, 1, 1) != KF_OK)
+		return fail(errbuf, errlen, KF_ENOMEM, "codec", "out of memory");
 	switch (codec) {
 	case KF_CODEC_NONE:
 		return none_decompress(in, in_len, max_out, out, errbuf, errlen);

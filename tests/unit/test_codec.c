@@ -537,7 +537,7 @@ START_TEST(lying_sizes)
 	static const uint8_t snap[] = { 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00 };
 	ck_assert_int_eq(decode(KF_CODEC_SNAPPY, snap, sizeof(snap), BOMB_MAX, &out),
 			 KF_ETOOBIG);
-	ck_assert_uint_eq(out.cap, 0);
+	ck_assert_uint_le(out.cap, 1); /* the 1-byte empty buffer */
 	/* An LZ4 frame (header by liblz4) claiming 1 TiB and holding nothing. */
 	LZ4F_cctx *cc;
 	LZ4F_preferences_t prefs;
@@ -552,7 +552,7 @@ START_TEST(lying_sizes)
 	ck_assert_uint_eq(h, 15);
 	memset(lz + h, 0, 4);
 	ck_assert_int_eq(decode(KF_CODEC_LZ4, lz, h + 4, BOMB_MAX, &out), KF_ETOOBIG);
-	ck_assert_uint_eq(out.cap, 0);
+	ck_assert_uint_le(out.cap, 1); /* the 1-byte empty buffer */
 	/* With room for it, the size is checked against what was decoded. */
 	ck_assert_int_eq(decode(KF_CODEC_LZ4, lz, h + 4, SIZE_MAX, &out), KF_EPROTO);
 	kf_codec_buf_free(&out);
@@ -818,6 +818,32 @@ START_TEST(empty_input)
 }
 END_TEST
 
+/* Inputs the fuzzers found (tests/fuzz). */
+START_TEST(fuzz_regressions)
+{
+	/* An LZ4 frame whose only block is a stored block of 0 bytes: used
+	 * to do arithmetic on the still-NULL output buffer (UBSan). */
+	static const uint8_t lz[] = { 0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82,
+				      0x00, 0x00, 0x00, 0x80 };
+	/* An empty zstd frame, then one declaring 6477 bytes of content but
+	 * holding only an empty last block: was accepted or rejected
+	 * depending on the output buffer's capacity from earlier calls. */
+	static const uint8_t zs[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x01,
+				      0x00, 0x00, 0x28, 0xb5, 0x2f, 0xfd, 0x50,
+				      0x2a, 0x4d, 0x18, 0x01, 0x00, 0x00 };
+	struct kf_codec_buf out = { 0 };
+	ck_assert_int_eq(decode(KF_CODEC_LZ4, lz, sizeof(lz), 100, &out), KF_EPROTO);
+	kf_codec_buf_free(&out);
+	ck_assert_int_eq(decode(KF_CODEC_ZSTD, zs, sizeof(zs), 1 << 20, &out), KF_EPROTO);
+	kf_codec_buf_free(&out);
+	ck_assert_int_eq(decode(KF_CODEC_ZSTD, zs, sizeof(zs), 100, &out), KF_EPROTO);
+	uint8_t big[8192] = { 0 };
+	ck_assert_int_eq(decode(KF_CODEC_NONE, big, sizeof(big), sizeof(big), &out), KF_OK);
+	ck_assert_int_eq(decode(KF_CODEC_ZSTD, zs, sizeof(zs), 1 << 20, &out), KF_EPROTO);
+	kf_codec_buf_free(&out);
+}
+END_TEST
+
 /* Threads decoding at once, each with its own zstd context. */
 struct thread_job {
 	const uint8_t *z;
@@ -887,6 +913,7 @@ Suite *suite_codec(void)
 	tcase_add_test(tc, snappy_bad_chunks);
 	tcase_add_test(tc, unknown_codec);
 	tcase_add_test(tc, empty_input);
+	tcase_add_test(tc, fuzz_regressions);
 	tcase_add_test(tc, threads);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
