@@ -448,24 +448,19 @@ const struct kf_api kf_api_sasl_authenticate = {
 
 /* ------------------------------------------------------------ the table */
 
-/* The group APIs come from proto_group.c; they join the table once its
- * header (include guard KF_PROTO_GROUP_H) declares them. */
+/* The group APIs are defined in proto_group.c. */
 
 const struct kf_api *const kf_api_table[] = {
 	&kf_api_fetch,
 	&kf_api_list_offsets,
 	&kf_api_metadata,
-#if defined(KF_HAVE_PROTO_GROUP) || defined(KF_PROTO_GROUP_H)
 	&kf_api_offset_commit,
 	&kf_api_offset_fetch,
-#endif
 	&kf_api_find_coordinator,
-#if defined(KF_HAVE_PROTO_GROUP) || defined(KF_PROTO_GROUP_H)
 	&kf_api_join_group,
 	&kf_api_heartbeat,
 	&kf_api_leave_group,
 	&kf_api_sync_group,
-#endif
 	&kf_api_sasl_handshake,
 	&kf_api_api_versions,
 	&kf_api_sasl_authenticate,
