@@ -38,10 +38,14 @@ struct kf_batch_opts {
 	size_t max_decompressed; /* bound on one batch's decompressed size */
 };
 
+/* max_decompressed 0 means this; a NULL opts means verify_crc and this. */
+#define KF_BATCH_DEFAULT_MAX_DECOMPRESSED ((size_t)64 << 20)
+
 enum kf_control_type {
 	KF_CONTROL_NONE = -1, /* not a control batch */
 	KF_CONTROL_ABORT = 0,
 	KF_CONTROL_COMMIT = 1,
+	KF_CONTROL_EMPTY = -2, /* a control batch without records (compacted) */
 	/* other values: unknown control record types, passed through */
 };
 
@@ -88,6 +92,10 @@ struct kf_batch_iter {
 	int8_t legacy_magic;
 	bool legacy_single;               /* legacy: uncompressed, one record */
 	struct kf_codec_buf dbuf;         /* decompressed records */
+	size_t batch_pos;                 /* byte offset of cur in buf */
+	const uint8_t *zp;                /* compressed records, until needed */
+	size_t zlen;
+	bool pending_dec;                 /* records still to decompress */
 	int err;
 	char errmsg[160];
 };
@@ -103,10 +111,18 @@ void kf_batch_iter_free(struct kf_batch_iter *it);
 int kf_batch_next(struct kf_batch_iter *it, struct kf_batch *b);
 /* 1: *r holds the next record of the current batch at or past
  * the fetch offset; 0: batch done; <0: error.  Control batches yield their
- * control record like any other (consumers skip them via b.control). */
+ * control record like any other (consumers skip them via b.control).
+ * A compressed batch is decompressed on its first call here (a skipped
+ * batch never is), so decompression errors surface here.  Each record is
+ * validated whole, headers included, before it is returned: walking its
+ * headers with kf_record_header_next cannot fail. */
 int kf_batch_record_next(struct kf_batch_iter *it, struct kf_record *r);
 /* The last error, e.g. "batch at offset 120: CRC mismatch"; "" if none. */
 const char *kf_batch_iter_error(const struct kf_batch_iter *it);
+/* Bytes of the Records field not consumed: after kf_batch_next returned 0,
+ * a non-zero value is a partial trailing batch (a batch larger than the
+ * fetch size when nothing was returned at all). */
+size_t kf_batch_iter_left(const struct kf_batch_iter *it);
 
 /* Walk a record's headers: 1 and the next key/value (value_len -1 is a null
  * value), 0 at the end, <0 when malformed.  *p and *left advance. */
@@ -120,7 +136,9 @@ int kf_record_header_next(const uint8_t **p, size_t *left, const uint8_t **key, 
  * (any order; copied), then ask about every batch in order.  A batch is
  * skipped when it is a control batch, or when it is transactional and its
  * producer has an aborted transaction whose first offset is at or before
- * the batch's base offset and whose abort marker has not been passed yet.
+ * the batch's last offset and whose abort marker has not been passed yet
+ * (KAFKA-PROTOCOL.md section 3; the Java consumer does the same).
+ * kf_txn_filter_init allocates twice n entries (KF_ENOMEM), n may be 0.
  */
 struct kf_aborted_txn {
 	int64_t producer_id;
