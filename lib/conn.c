@@ -756,7 +756,11 @@ static bool flush_out(struct kf_conn *c)
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, kick));
-	if (c->fd == -1)
+	/* Before ApiVersions nothing may be written, and flush_out would stop
+	 * the write watcher that connect and the handshake are waiting on;
+	 * reaching that state kicks again. */
+	if (c->fd == -1 || (c->state != KF_CONN_APIVERSIONS && c->state != KF_CONN_AUTH &&
+			    c->state != KF_CONN_READY))
 		return;
 	/* Encode every eligible pending request, in order, behind what is
 	 * already being written. */
@@ -814,6 +818,14 @@ static bool handle_apiversions(struct kf_conn *c, struct req *r, const uint8_t *
 		memset(&resp, 0, sizeof(resp));
 		rc = kf_proto_decode_response(buf, len, r->api, 0, &c->arena, &resp, &corr, err,
 					      sizeof(err));
+		/* Some brokers (librdkafka's mock among them) answer in a layout
+		 * of their own; its leading ErrorCode is all that is needed. */
+		if (rc != KF_OK && len >= 6 && r->ver > 0 &&
+		    (int16_t)(buf[4] << 8 | buf[5]) == KF_KERR_UNSUPPORTED_VERSION) {
+			memset(&resp, 0, sizeof(resp));
+			resp.error_code = KF_KERR_UNSUPPORTED_VERSION;
+			rc = KF_OK;
+		}
 		if (rc != KF_OK) {
 			free(r);
 			return conn_fail(c, KF_EPROTO, err);

@@ -256,6 +256,32 @@ START_TEST(wrong_correlation_id)
 }
 END_TEST
 
+/* A request queued while the socket is still connecting must not stop the
+ * watcher that notices the connect finishing (it used to: the connection
+ * then sat in "connecting" until the connect timeout). */
+START_TEST(send_while_connecting)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct kf_resolver *res = kf_resolver_new(loop);
+	struct peer p;
+	peer_start(&p, loop, PEER_WRONG_CORR);
+	struct result r;
+	struct kf_conn *c = mk(loop, res, "127.0.0.1", p.port, &r);
+	kf_conn_send(c, KF_API_API_VERSIONS, -1, &apiv_req, 700, on_resp, &r);
+	while (kf_conn_state(c) != KF_CONN_CONNECTING)
+		ev_run(loop, EVRUN_NOWAIT);
+	kf_conn_send(c, KF_API_API_VERSIONS, -1, &apiv_req, 700, on_resp, &r);
+	while (r.downs == 0 && r.calls == 0)
+		ev_run(loop, EVRUN_ONCE);
+	/* The wrong correlation id proves ApiVersions went out and came back. */
+	ck_assert_int_eq(r.last_down_err, KF_EPROTO);
+	kf_conn_free(c);
+	peer_stop(&p);
+	kf_resolver_free(res);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 /* Freeing the connection from inside a callback, with more queued. */
 START_TEST(free_from_callback)
 {
@@ -402,6 +428,7 @@ Suite *suite_conn(void)
 	tcase_add_test(tc, silent_peer_times_out);
 	tcase_add_test(tc, huge_frame_refused);
 	tcase_add_test(tc, wrong_correlation_id);
+	tcase_add_test(tc, send_while_connecting);
 	tcase_add_test(tc, free_from_callback);
 	tcase_add_test(tc, unknown_api_refused);
 	tcase_add_test(tc, resolver);
