@@ -1,0 +1,70 @@
+# Shared by the integration tests: start devbroker, talk to it, stop it.
+# Source it; it sets BOOTSTRAP and DEVBROKER_PID, and a trap that stops devbroker
+# by its pid however the test ends.
+#   db_start [BROKERS]      start devbroker with BROKERS brokers (default 3)
+#   db CMD...               send one command, fail the test unless "ok ..."
+#                           (the answer is in $DB_REPLY)
+#   db_try CMD...           the same, but an "error" answer is not fatal
+#   db_stop                 close its stdin and wait for it to exit
+
+# make check runs from the build dir; scripts live in the source dir.
+: "${BUILDDIR:=$(pwd)}"
+DEVBROKER=${DEVBROKER:-$BUILDDIR/tests/devbroker/devbroker}
+PASSED=0
+FAILED=0
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+summary() {
+	echo "$(basename "$0" .sh): $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}
+
+db_start() {
+	[ -x "$DEVBROKER" ] || { echo "no devbroker at $DEVBROKER" >&2; exit 99; }
+	coproc DB { exec "$DEVBROKER" -b "${1:-3}"; }
+	# bash unsets DB_PID when the coprocess ends: keep our own copy.
+	DEVBROKER_PID=$DB_PID
+	trap 'db_kill' EXIT
+	if ! read -r -t 20 BOOTSTRAP <&"${DB[0]}"; then
+		echo "devbroker did not print its bootstrap list" >&2
+		exit 99
+	fi
+	export BOOTSTRAP
+	echo "devbroker pid $DEVBROKER_PID at $BOOTSTRAP"
+}
+
+db_try() {
+	echo "$*" >&"${DB[1]}"
+	if ! read -r -t 120 DB_REPLY <&"${DB[0]}"; then
+		echo "devbroker did not answer: $*" >&2
+		exit 99
+	fi
+	case "$DB_REPLY" in ok*) return 0 ;; *) return 1 ;; esac
+}
+
+db() {
+	db_try "$@" || { echo "devbroker: $* -> $DB_REPLY" >&2; exit 99; }
+}
+
+db_stop() {
+	[ -n "${DEVBROKER_PID:-}" ] || return 0
+	exec {DB[1]}>&- 2>/dev/null || true
+	local i
+	for i in $(seq 50); do
+		kill -0 "$DEVBROKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	db_kill
+}
+
+db_kill() {
+	[ -n "${DEVBROKER_PID:-}" ] || return 0
+	if kill -0 "$DEVBROKER_PID" 2>/dev/null; then
+		kill -TERM "$DEVBROKER_PID" 2>/dev/null || true
+		sleep 0.5
+		kill -KILL "$DEVBROKER_PID" 2>/dev/null || true
+	fi
+	wait "$DEVBROKER_PID" 2>/dev/null || true
+	DEVBROKER_PID=
+}
