@@ -78,10 +78,48 @@ uint32_t kf_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 
 #if defined(__x86_64__)
 /*
- * One crc32 instruction per 8 bytes.  Its latency (3 cycles) rather than the
- * memory bounds the speed; a 3-way interleave would be faster but needs a
- * CRC-combine step, not worth it at Kafka batch sizes.
+ * The crc32 instruction has a latency of 3 cycles but a throughput of one
+ * per cycle, so three independent streams over three adjacent blocks run
+ * about three times as fast as one.  The three partial CRCs are then joined
+ * with the CRC's linearity: the register after A||B equals the register
+ * after A, advanced over |B| zero bytes, xor the register after B started
+ * from 0.  Advancing over a fixed STRIDE of zeros is a linear map on 32 bits,
+ * applied with four table lookups (shift_table, built once).
  */
+#define STRIDE 1024
+
+static uint32_t shift_table[4][256];
+static pthread_once_t shift_table_once = PTHREAD_ONCE_INIT;
+
+/* The register after STRIDE zero bytes, from state c (bitwise, slow). */
+static uint32_t shift_slow(uint32_t c)
+{
+	for (int i = 0; i < STRIDE * 8; i++)
+		c = (c & 1) ? (c >> 1) ^ CRC32C_POLY : c >> 1;
+	return c;
+}
+
+static void shift_table_init(void)
+{
+	uint32_t basis[32];
+	for (int i = 0; i < 32; i++)
+		basis[i] = shift_slow(1u << i);
+	for (int k = 0; k < 4; k++)
+		for (uint32_t b = 0; b < 256; b++) {
+			uint32_t v = 0;
+			for (int i = 0; i < 8; i++)
+				if (b & (1u << i))
+					v ^= basis[8 * k + i];
+			shift_table[k][b] = v;
+		}
+}
+
+static inline uint32_t shift_stride(uint32_t c)
+{
+	return shift_table[0][c & 0xff] ^ shift_table[1][(c >> 8) & 0xff] ^
+	       shift_table[2][(c >> 16) & 0xff] ^ shift_table[3][c >> 24];
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 {
@@ -91,6 +129,24 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 	while (len && ((uintptr_t)p & 7)) {
 		c = _mm_crc32_u8((uint32_t)c, *p++);
 		len--;
+	}
+	if (len >= 3 * STRIDE)
+		pthread_once(&shift_table_once, shift_table_init);
+	while (len >= 3 * STRIDE) {
+		uint64_t c1 = 0, c2 = 0;
+		for (size_t i = 0; i < STRIDE; i += 8) {
+			uint64_t w0, w1, w2;
+			memcpy(&w0, p + i, 8);
+			memcpy(&w1, p + STRIDE + i, 8);
+			memcpy(&w2, p + 2 * STRIDE + i, 8);
+			c = _mm_crc32_u64(c, w0);
+			c1 = _mm_crc32_u64(c1, w1);
+			c2 = _mm_crc32_u64(c2, w2);
+		}
+		c = shift_stride((uint32_t)c) ^ (uint32_t)c1;
+		c = shift_stride((uint32_t)c) ^ (uint32_t)c2;
+		p += 3 * STRIDE;
+		len -= 3 * STRIDE;
 	}
 	while (len >= 8) {
 		uint64_t w;

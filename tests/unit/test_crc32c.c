@@ -155,6 +155,28 @@ START_TEST(large_buffer)
 }
 END_TEST
 
+/* The hardware path runs three interleaved streams over 3 KiB strides and
+ * joins them: lengths around one, two and three strides, every alignment. */
+START_TEST(stride_boundaries)
+{
+	static const size_t lens[] = { 3071, 3072, 3073, 3079, 3080, 3087, 6143,
+				       6144, 6145, 9216 + 7, 12288 + 13 };
+	static uint8_t buf[12288 + 13 + 8];
+	rng_state = 7;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = rng_byte();
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t off = 0; off < 8; off++) {
+			const uint8_t *p = buf + off;
+			uint32_t want = crc32c_bitwise(p, lens[i]);
+			ck_assert_uint_eq(kf_crc32c(0, p, lens[i]), want);
+			ck_assert_uint_eq(kf_crc32c_hw(0, p, lens[i]), want);
+			ck_assert_uint_eq(kf_crc32c_hw(kf_crc32c_hw(0, p, 5), p + 5,
+						       lens[i] - 5), want);
+		}
+}
+END_TEST
+
 Suite *suite_crc32c(void)
 {
 	Suite *s = suite_create("crc32c");
@@ -165,6 +187,7 @@ Suite *suite_crc32c(void)
 	tcase_add_test(tc, crc32_ieee);
 	tcase_add_test(tc, sw_hw_agree);
 	tcase_add_test(tc, large_buffer);
+	tcase_add_test(tc, stride_boundaries);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
