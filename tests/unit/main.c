@@ -23,6 +23,11 @@ static const struct {
 	{ "golden", suite_golden },
 	{ "group", suite_group },
 	{ "conn", suite_conn },
+	{ "ring", suite_ring },
+	{ "worker", suite_worker },
+	{ "tracker", suite_tracker },
+	{ "dispatch", suite_dispatch },
+	{ "pool", suite_pool },
 };
 
 int main(int argc, char **argv)

@@ -12,5 +12,10 @@ Suite *suite_proto(void);
 Suite *suite_golden(void);
 Suite *suite_group(void);
 Suite *suite_conn(void);
+Suite *suite_ring(void);
+Suite *suite_worker(void);
+Suite *suite_tracker(void);
+Suite *suite_dispatch(void);
+Suite *suite_pool(void);
 
 #endif

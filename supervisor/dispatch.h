@@ -1,0 +1,4 @@
+/* placeholder until the module lands */
+#ifndef KF_DISPATCH_H
+#define KF_DISPATCH_H
+#endif

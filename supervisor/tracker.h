@@ -1,0 +1,4 @@
+/* placeholder until the module lands */
+#ifndef KF_TRACKER_H
+#define KF_TRACKER_H
+#endif
