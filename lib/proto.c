@@ -51,7 +51,7 @@ static bool field_in(const struct kf_field *f, int16_t ver)
 	return ver >= f->vmin && ver <= f->vmax;
 }
 
-static size_t type_size(uint8_t t, const struct kf_schema *sub)
+size_t kf_proto_type_size(uint8_t t, const struct kf_schema *sub)
 {
 	switch (t) {
 	case KF_T_BOOL: case KF_T_I8: return 1;
@@ -196,7 +196,7 @@ static void enc_field(struct kf_wr *wr, const struct kf_field *f, int16_t ver, b
 	if (n > 0 && !a->v)
 		n = 0;
 	kf_wr_array_len(wr, flex, n);
-	size_t es = type_size(f->elem, f->sub);
+	size_t es = kf_proto_type_size(f->elem, f->sub);
 	for (int32_t i = 0; i < n; i++)
 		enc_value(wr, f->elem, f->sub, false, flex, ver, (const char *)a->v + (size_t)i * es);
 }
@@ -369,7 +369,7 @@ static void dec_field(struct dec *d, const struct kf_field *f, void *obj)
 		a->v = NULL;
 		a->n = (n < 0 && !nullable) ? 0 : n;
 		if (n > 0) {
-			size_t es = type_size(f->elem, f->sub);
+			size_t es = kf_proto_type_size(f->elem, f->sub);
 			a->v = kf_arena_alloc(d->arena, (size_t)n * es);
 			if (!a->v) {
 				dec_fail(d, KF_ENOMEM, "array");
@@ -501,7 +501,7 @@ void *kf_proto_array_new(const struct kf_schema *s, void *obj, const char *field
 	const struct kf_field *f = find_field(s, field);
 	if (!f || f->type != KF_T_ARRAY || n < 0)
 		return NULL;
-	size_t es = type_size(f->elem, f->sub);
+	size_t es = kf_proto_type_size(f->elem, f->sub);
 	void *v = kf_arena_alloc(arena, (size_t)(n ? n : 1) * es);
 	if (!v)
 		return NULL;
@@ -620,7 +620,7 @@ int kf_proto_get(const struct kf_schema *s, const void *obj, const char *path, c
 			if (type != KF_T_ARRAY || t.index >= a->n)
 				return KF_EPROTO;
 			type = f->elem;
-			p = (const char *)a->v + (size_t)t.index * type_size(type, f->sub);
+			p = (const char *)a->v + (size_t)t.index * kf_proto_type_size(type, f->sub);
 		} else if (type == KF_T_ARRAY) {
 			if (*path)
 				return KF_EPROTO;
@@ -705,7 +705,7 @@ static int grow(struct kf_array *a, const struct kf_field *f, struct kf_arena *a
 {
 	if (a->n >= n)
 		return KF_OK;
-	size_t es = type_size(f->elem, f->sub);
+	size_t es = kf_proto_type_size(f->elem, f->sub);
 	void *nv = kf_arena_alloc(arena, (size_t)n * es);
 	if (!nv)
 		return KF_ENOMEM;
@@ -750,7 +750,7 @@ int kf_proto_set(const struct kf_schema *s, void *obj, struct kf_arena *arena,
 			if (type != KF_T_ARRAY || grow(a, f, arena, t.index + 1))
 				return KF_EPROTO;
 			type = f->elem;
-			p = (char *)a->v + (size_t)t.index * type_size(type, f->sub);
+			p = (char *)a->v + (size_t)t.index * kf_proto_type_size(type, f->sub);
 		} else if (type == KF_T_ARRAY) {
 			return KF_EPROTO;
 		}

@@ -154,6 +154,10 @@ int kf_proto_decode(struct kf_rd *rd, const struct kf_schema *s, int16_t ver, bo
  * zero/NULL, arrays empty).  obj must be zeroed or freshly allocated. */
 void kf_proto_defaults(const struct kf_schema *s, void *obj);
 
+/* Bytes a value of type t takes in a C struct (an array element's size);
+ * sub is the element schema for KF_T_STRUCT. */
+size_t kf_proto_type_size(uint8_t t, const struct kf_schema *sub);
+
 /*
  * Allocate n elements for the array field `field` of schema s in obj, each
  * set to its schema defaults, in arena.  Returns the elements (also stored

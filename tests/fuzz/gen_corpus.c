@@ -383,24 +383,6 @@ static void gen_codecs(void)
 
 /* ------------------------------------------------------------ messages */
 
-static size_t type_size(uint8_t t, const struct kf_schema *sub)
-{
-	switch (t) {
-	case KF_T_BOOL: case KF_T_I8: return 1;
-	case KF_T_I16: case KF_T_U16: return 2;
-	case KF_T_I32: case KF_T_U32: return 4;
-	case KF_T_I64: return 8;
-	case KF_T_F64: return sizeof(double);
-	case KF_T_UUID: return sizeof(struct kf_uuid);
-	case KF_T_STRING: return sizeof(char *);
-	case KF_T_BYTES: case KF_T_RECORDS: return sizeof(struct kf_bytes);
-	case KF_T_STRUCT: return sub->size;
-	case KF_T_ARRAY: return sizeof(struct kf_array);
-	}
-	die("unknown field type");
-	return 0;
-}
-
 struct filler {
 	struct kf_arena *arena;
 	struct kf_wr records; /* a record batch for every RECORDS field */
@@ -455,7 +437,7 @@ static void fill_struct(struct filler *fl, const struct kf_schema *s, void *obj)
 			continue;
 		}
 		struct kf_array *a = p;
-		size_t es = type_size(f->elem, f->sub);
+		size_t es = kf_proto_type_size(f->elem, f->sub);
 		a->v = kf_arena_alloc(fl->arena, es);
 		if (!a->v)
 			die("out of memory");

@@ -17,23 +17,6 @@
 /* The compiler may not drop reads whose result ends up here. */
 static volatile uint8_t sink;
 
-static size_t elem_size(uint8_t t, const struct kf_schema *sub)
-{
-	switch (t) {
-	case KF_T_BOOL: case KF_T_I8: return 1;
-	case KF_T_I16: case KF_T_U16: return 2;
-	case KF_T_I32: case KF_T_U32: return 4;
-	case KF_T_I64: return 8;
-	case KF_T_F64: return sizeof(double);
-	case KF_T_UUID: return sizeof(struct kf_uuid);
-	case KF_T_STRING: return sizeof(char *);
-	case KF_T_BYTES: case KF_T_RECORDS: return sizeof(struct kf_bytes);
-	case KF_T_STRUCT: return sub->size;
-	case KF_T_ARRAY: return sizeof(struct kf_array);
-	}
-	abort();
-}
-
 static void touch_value(uint8_t t, const struct kf_schema *sub, const void *p)
 {
 	uint8_t acc = 0;
@@ -74,7 +57,7 @@ void kf_fuzz_touch(const struct kf_schema *s, const void *obj)
 		const struct kf_array *a = p;
 		KF_FUZZ_CHECK(a->n >= -1);
 		KF_FUZZ_CHECK(a->n <= 0 || a->v);
-		size_t es = elem_size(f->elem, f->sub);
+		size_t es = kf_proto_type_size(f->elem, f->sub);
 		for (int32_t j = 0; j < a->n; j++)
 			touch_value(f->elem, f->sub, (const char *)a->v + (size_t)j * es);
 	}
@@ -132,7 +115,7 @@ static void paths_array(struct paths *w, size_t plen, const struct kf_field *f,
 		KF_FUZZ_CHECK(strtol(out, NULL, 10) == a->n);
 	}
 	int32_t n = a->n < PATH_ELEMS ? a->n : PATH_ELEMS;
-	size_t es = elem_size(f->elem, f->sub);
+	size_t es = kf_proto_type_size(f->elem, f->sub);
 	for (int32_t i = 0; i < n; i++) {
 		if (!path_push(w, plen, &nlen, "[%d]", i))
 			return;
