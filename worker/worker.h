@@ -14,6 +14,8 @@
 #ifndef KF_WORKER_H
 #define KF_WORKER_H
 
+#include <sys/types.h>
+
 #include "ring.h"
 
 enum kf_handler_type {
@@ -40,7 +42,15 @@ struct kf_worker_conf {
 	struct kf_handler_conf handler;
 	int max_retries;            /* default 5 */
 	int retry_backoff_ms;       /* default 100 */
-	int nice;                   /* default 5; 0 leaves the priority alone */
+	int nice;                   /* default 5, added to the supervisor's
+				       niceness; 0 leaves the priority alone */
+	pid_t supervisor_pid;       /* getpid() of the supervisor before the
+				       fork: a worker whose parent is already
+				       someone else exits at once; 0: unchecked */
+	int stop_grace_ms;          /* exec: after SIGTERM, how long the command
+				       gets to answer the records it holds
+				       before it is killed; 0: no limit (the
+				       pool's shutdown_timeout_ms bounds it) */
 };
 
 /* Exit statuses of a worker process. */
