@@ -715,6 +715,9 @@ static int exec_loop(struct exec *x)
 					kf_err(w->comp, "record ring: %s", kf_strerror(rc));
 					return KF_WORKER_EXIT_RING;
 				}
+				/* read_new may have given up on a record that
+				 * killed earlier workers: ack it before sleeping. */
+				ack_done(x);
 			}
 			timeout = min_timeout(timeout, queue_retry(x, now));
 			write_out(x);

@@ -18,4 +18,7 @@ Suite *suite_tracker(void);
 Suite *suite_dispatch(void);
 Suite *suite_pool(void);
 
+/* The top source directory ($srcdir under make check), for test scripts. */
+const char *kf_test_srcdir(void);
+
 #endif

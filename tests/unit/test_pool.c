@@ -545,6 +545,51 @@ START_TEST(test_stall)
 }
 END_TEST
 
+/* An exec command that stops answering is a stalled worker too: killed
+ * (its command dies with it), the record delivered again, and failed once
+ * the retries are used up. */
+START_TEST(test_stall_exec)
+{
+	struct ctx *c = ctx_new();
+	struct kf_pool_conf conf;
+	base_conf(&conf, 1);
+	char script[1200], pidfile[] = "/tmp/kf-pool-silent-XXXXXX";
+	int fd = mkstemp(pidfile);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(script, sizeof(script), "%s/tests/worker/h_silent.py", kf_test_srcdir());
+	char *const argv[] = { "python3", script, pidfile, NULL };
+	conf.stall_timeout_ms = 300;
+	conf.worker.handler.type = KF_HANDLER_EXEC;
+	conf.worker.handler.command = argv;
+	conf.worker.handler.window = 4;
+	conf.worker.max_retries = 1;
+	conf.min_uptime_ms = 100;
+	struct kf_pool *p = start(c, &conf);
+	ck_assert_int_eq(push(p, 0, 3, 0), KF_OK);
+
+	struct count_arg a = { c, 1 };
+	ck_assert(run_until(acks_reach, &a, 15));
+	ck_assert_int_eq(c->acks[0].status, KF_ACK_FAILED);
+	ck_assert_int_eq(c->acks[0].attempts, 2);
+	struct kf_pool_worker_status st;
+	kf_pool_worker_status(p, 0, &st);
+	ck_assert_uint_eq(st.stalls, 2);
+	/* The last command the silent script started is gone with its worker. */
+	FILE *f = fopen(pidfile, "r");
+	ck_assert_ptr_nonnull(f);
+	int cmd = 0;
+	ck_assert_int_eq(fscanf(f, "%d", &cmd), 1);
+	fclose(f);
+	unlink(pidfile);
+	pid_t pid = st.pid;
+	finish(c, &pid, 1);
+	for (int i = 0; i < 100 && kill(cmd, 0) == 0; i++)
+		usleep(20000);
+	ck_assert_msg(kill(cmd, 0) == -1, "command pid %d outlived its workers", cmd);
+}
+END_TEST
+
 static bool slots_gone(void *arg)
 {
 	struct ctx *c = arg;
@@ -755,6 +800,7 @@ Suite *suite_pool(void)
 	tcase_add_test(tc, test_noop_all_acked);
 	tcase_add_test(tc, test_kill_redelivers);
 	tcase_add_test(tc, test_broken_ring);
+	tcase_add_test(tc, test_stall_exec);
 	tcase_add_test(tc, test_crashloop);
 	tcase_add_test(tc, test_stall);
 	tcase_add_test(tc, test_resize);

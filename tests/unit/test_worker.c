@@ -57,7 +57,8 @@ static void sleep_ms(int ms)
 		;
 }
 
-static const char *srcdir(void)
+/* The source directory, where the test scripts live (see suites.h). */
+const char *kf_test_srcdir(void)
 {
 	static char dir[1024];
 	const char *env = getenv("srcdir");
@@ -617,7 +618,7 @@ static char *script(const char *rel)
 	static char bufs[4][1024];
 	static int n;
 	char *b = bufs[n++ % 4];
-	snprintf(b, sizeof(bufs[0]), "%s/%s", srcdir(), rel);
+	snprintf(b, sizeof(bufs[0]), "%s/%s", kf_test_srcdir(), rel);
 	return b;
 }
 
