@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
 
 #include "err.h"
 
@@ -82,4 +85,15 @@ const char *kf_kafka_err_name(int16_t code)
 	if (code >= 0 && (size_t)code < sizeof(kafka_errs) / sizeof(kafka_errs[0]))
 		return kafka_errs[code];
 	return "UNKNOWN_CODE";
+}
+
+void kf_wait_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended with wait status %#x", (unsigned)status);
 }

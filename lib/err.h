@@ -25,6 +25,10 @@ enum {
 	KF_ERESOLVE = -12,  /* name resolution failed */
 };
 
+/* How a child process ended, from its wait status: "exited with status
+ * 3", "killed by signal 9 (Killed)". */
+void kf_wait_status_str(int status, char *buf, size_t len);
+
 /* Static text for a KF_* code. */
 const char *kf_strerror(int err);
 

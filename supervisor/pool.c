@@ -152,17 +152,6 @@ static void update_used(struct pool_worker *w)
 	w->used = now;
 }
 
-static void describe_exit(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
-}
-
 /* ---- the forked child ---- */
 
 /*
@@ -496,7 +485,7 @@ static void child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		set_backlog(w, !kf_ring_ack_sleep(&w->ring));
 
 	char how[128];
-	describe_exit(status, how, sizeof(how));
+	kf_wait_status_str(status, how, sizeof(how));
 	double uptime = mono_now() - w->spawned_at;
 	if (p->stopping) {
 		kf_debug("pool", "worker %d (pid %d) %s", w->id, (int)pid, how);

@@ -279,17 +279,6 @@ static void read_stderr(struct exec *x, bool at_exit)
 	}
 }
 
-static void describe_status(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "ended with wait status %#x", status);
-}
-
 static void set_done(struct exec *x, struct ent *e, bool failed, const char *reason)
 {
 	if (e->retries > 0)
@@ -316,7 +305,7 @@ static void child_gone(struct exec *x, int status, const char *why)
 	if (why)
 		snprintf(desc, sizeof(desc), "%s", why);
 	else
-		describe_status(status, desc, sizeof(desc));
+		kf_wait_status_str(status, desc, sizeof(desc));
 	read_stderr(x, true);
 	close_fd(&x->in_fd);
 	close_fd(&x->out_fd);
@@ -647,7 +636,7 @@ static void child_stop(struct exec *x)
 			read_stderr(x, true);
 			if (status != 0) {
 				char desc[100];
-				describe_status(status, desc, sizeof(desc));
+				kf_wait_status_str(status, desc, sizeof(desc));
 				kf_info(x->w->comp, "exec: command %s", desc);
 			}
 			x->pid = 0;
