@@ -28,6 +28,11 @@ static const struct {
 	{ "tracker", suite_tracker },
 	{ "dispatch", suite_dispatch },
 	{ "pool", suite_pool },
+	{ "config", suite_config },
+	{ "assignor", suite_assignor },
+	{ "group_member", suite_group_member },
+	{ "tls", suite_tls },
+	{ "sasl", suite_sasl },
 };
 
 int main(int argc, char **argv)

@@ -17,6 +17,11 @@ Suite *suite_worker(void);
 Suite *suite_tracker(void);
 Suite *suite_dispatch(void);
 Suite *suite_pool(void);
+Suite *suite_config(void);
+Suite *suite_assignor(void);
+Suite *suite_group_member(void);
+Suite *suite_tls(void);
+Suite *suite_sasl(void);
 
 /* The top source directory ($srcdir under make check), for test scripts. */
 const char *kf_test_srcdir(void);

@@ -1,0 +1,4 @@
+/* placeholder until the module lands */
+#ifndef KF_SASL_H
+#define KF_SASL_H
+#endif

@@ -1,0 +1,4 @@
+/* placeholder until the module lands */
+#ifndef KF_ASSIGNOR_H
+#define KF_ASSIGNOR_H
+#endif

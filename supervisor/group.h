@@ -1,0 +1,4 @@
+/* placeholder until the module lands */
+#ifndef KF_GROUP_H
+#define KF_GROUP_H
+#endif
