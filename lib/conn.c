@@ -540,7 +540,9 @@ static bool do_handshake(struct kf_conn *c)
 	}
 	if (rc != KF_OK) {
 		char m[320];
-		snprintf(m, sizeof(m), "handshake failed: %s", err);
+		/* The transport's message names the step ("TLS handshake with
+		 * H:P failed: ..."); add nothing to it. */
+		snprintf(m, sizeof(m), "%s", err[0] ? err : "transport handshake failed");
 		conn_fail(c, KF_EIO, m);
 		return false;
 	}
@@ -960,7 +962,11 @@ static void on_readable(struct kf_conn *c)
 				char m[300];
 				snprintf(m, sizeof(m), "read failed: %s", err);
 				conn_fail(c, KF_EIO, m);
+				return;
 			}
+			/* A TLS write that wanted to read (renegotiation) may go on now. */
+			if (c->tctx && c->out_off < c->out.len)
+				flush_out(c);
 			return;
 		}
 		if (c->hdr_got < 4) {
@@ -1030,6 +1036,10 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		if (c->fd == -1)
 			return;
+		/* A TLS read that wanted to write (a key update's answer) resumes
+		 * here; with nothing to do it costs one SSL_read. */
+		if (c->tctx)
+			revents |= EV_READ;
 	}
 	if (revents & EV_READ)
 		on_readable(c);
