@@ -1,4 +1,738 @@
+/*
+ * Config suite: kf_config_load on files written to a scratch directory,
+ * the exact "FILE:LINE: message" of every class of error, the defaults
+ * (asserted against DESIGN.md's literal values), etc/kforkd.conf itself,
+ * and that the SASL password never shows up in an error.
+ */
 #include "config.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "kfconfig.h"
 #include "suites.h"
-/* placeholder until the module lands */
-Suite *suite_config(void) { return suite_create("config"); }
+
+static char dir[64];
+static char conf[128];          /* dir/c.conf */
+static char err[512];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/kfcfg-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/c.conf", dir);
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[400];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (unlink(p) == -1)
+			rmdir(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Writes dir/name with text and the given mode; returns its path (static
+ * buffer of 4 rotating entries). */
+static const char *put(const char *name, const char *text, mode_t mode)
+{
+	static char paths[4][400];
+	static int next;
+	char *p = paths[next++ % 4];
+	FILE *f;
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(p, mode), 0);
+	return p;
+}
+
+static int load_text(const char *text, struct kf_config *c)
+{
+	put("c.conf", text, 0644);
+	return kf_config_load(conf, c, err, sizeof(err));
+}
+
+/* The text must be refused with "dir/c.conf:LINE: MESSAGE" exactly. */
+__attribute__((format(printf, 3, 4)))
+static void expect_err(const char *text, int line, const char *fmt, ...)
+{
+	struct kf_config c;
+	char want[1024], msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(want, sizeof(want), "%s:%d: %s", conf, line, msg);
+	memset(&c, 0x5a, sizeof(c));
+	ck_assert_int_eq(load_text(text, &c), KF_ERR);
+	ck_assert_str_eq(err, want);
+	/* all-or-nothing: nothing left to free */
+	ck_assert_ptr_null(c.kafka.bootstrap);
+	ck_assert_ptr_null(c.path);
+	kf_config_free(&c);
+}
+
+#define MIN_KAFKA "kafka = { bootstrap = \"b:9092\"; group = \"g\"; topics = [ \"t\" ];\n"
+#define MIN MIN_KAFKA "};\n"
+
+static void assert_defaults(const struct kf_config *c)
+{
+	const struct kf_config_kafka *k = &c->kafka;
+	const struct kf_config_workers *w = &c->workers;
+
+	ck_assert_str_eq(k->client_id, "kforkd");
+	ck_assert_str_eq(k->group_instance_id, "");
+	ck_assert_int_eq(k->session_timeout_ms, 45000);
+	ck_assert_int_eq(k->heartbeat_interval_ms, 3000);
+	ck_assert_int_eq(k->rebalance_timeout_ms, 300000);
+	ck_assert_int_eq(k->assignor, KF_CFG_ASSIGNOR_RANGE);
+	ck_assert_int_eq(k->auto_offset_reset, KF_CFG_RESET_EARLIEST);
+	ck_assert_int_eq(k->commit_interval_ms, 1000);
+	ck_assert_int_eq(k->isolation, KF_CFG_READ_UNCOMMITTED);
+	ck_assert_int_eq(k->fetch_min_bytes, 1);
+	ck_assert_int_eq(k->fetch_max_wait_ms, 500);
+	ck_assert_int_eq(k->fetch_max_bytes, 52428800);
+	ck_assert_int_eq(k->fetch_partition_max_bytes, 1048576);
+	ck_assert_int_eq(k->security.protocol, KF_CFG_PLAINTEXT);
+	ck_assert_str_eq(k->security.ca_file, "");
+	ck_assert_str_eq(k->security.cert_file, "");
+	ck_assert_str_eq(k->security.key_file, "");
+	ck_assert(k->security.verify_peer);
+	ck_assert_int_eq(k->security.sasl_mechanism, KF_CFG_SASL_SCRAM_SHA_512);
+	ck_assert_str_eq(k->security.username, "");
+	ck_assert_str_eq(k->security.password_file, "");
+	ck_assert_ptr_null(k->security.password);
+	ck_assert_int_eq(w->count, 4);
+	ck_assert_int_eq(w->dispatch, KF_CFG_DISPATCH_PARTITION);
+	ck_assert_int_eq(w->ring_bytes, 16777216);
+	ck_assert_int_eq(w->max_inflight_bytes, 268435456);
+	ck_assert_int_eq(w->nice, 5);
+	ck_assert_int_eq(w->stall_timeout_ms, 300000);
+	ck_assert_int_eq(w->shutdown_timeout_ms, 30000);
+	ck_assert_int_eq(w->max_retries, 5);
+	ck_assert_int_eq(w->retry_backoff_ms, 100);
+	ck_assert_int_eq(w->on_failure, KF_CFG_ON_FAILURE_PAUSE);
+	ck_assert_int_eq(w->handler.type, KF_CFG_HANDLER_NOOP);
+	ck_assert_str_eq(w->handler.dir, "");
+	ck_assert_int_eq(w->handler.usec, 1000);
+	ck_assert_str_eq(w->handler.path, "");
+	ck_assert_str_eq(w->handler.arg, "");
+	ck_assert_int_eq(w->handler.n_command, 0);
+	ck_assert_ptr_null(w->handler.command[0]);
+	ck_assert_int_eq(w->handler.window, 64);
+	ck_assert_int_eq(c->log.level, KF_LOG_INFO);
+	ck_assert_str_eq(c->log.file, "");
+	ck_assert(!c->log.syslog);
+	ck_assert_str_eq(c->user, "");
+	ck_assert_str_eq(c->control.socket, "/run/kfork/kforkd.sock");
+	ck_assert_str_eq(c->control.metrics_listen, "");
+}
+
+START_TEST(minimal_gets_defaults)
+{
+	struct kf_config c;
+	time_t before = time(NULL);
+
+	ck_assert_int_eq(load_text(MIN, &c), KF_OK);
+	ck_assert_str_eq(err, "");
+	ck_assert_str_eq(c.path, conf);
+	ck_assert_int_ge(c.loaded_at, before);
+	ck_assert_str_eq(c.kafka.bootstrap, "b:9092");
+	ck_assert_str_eq(c.kafka.group, "g");
+	ck_assert_int_eq(c.kafka.n_topics, 1);
+	ck_assert_str_eq(c.kafka.topics[0], "t");
+	ck_assert_ptr_null(c.kafka.topics[1]);
+	assert_defaults(&c);
+	kf_config_free(&c);
+	ck_assert_ptr_null(c.kafka.bootstrap);
+	kf_config_free(&c);         /* twice is fine */
+}
+END_TEST
+
+START_TEST(defaults_fn)
+{
+	struct kf_config c;
+
+	ck_assert_int_eq(kf_config_defaults(&c), KF_OK);
+	assert_defaults(&c);
+	ck_assert_str_eq(c.kafka.bootstrap, "");
+	ck_assert_int_eq(c.kafka.n_topics, 0);
+	kf_config_free(&c);
+}
+END_TEST
+
+START_TEST(example_is_valid_and_default)
+{
+	struct kf_config c, d;
+	char path[1200];
+
+	snprintf(path, sizeof(path), "%s/etc/kforkd.conf", kf_test_srcdir());
+	ck_assert_msg(kf_config_load(path, &c, err, sizeof(err)) == KF_OK, "%s", err);
+	ck_assert_str_eq(c.kafka.bootstrap, "127.0.0.1:9092");
+	ck_assert_str_eq(c.kafka.group, "kfork");
+	ck_assert_int_eq(c.kafka.n_topics, 1);
+	ck_assert_str_eq(c.kafka.topics[0], "events");
+	assert_defaults(&c);
+	/* and the diff functions agree with the defaults */
+	ck_assert_int_eq(kf_config_defaults(&d), KF_OK);
+	free(d.kafka.bootstrap);
+	free(d.kafka.group);
+	free(d.kafka.topics);
+	d.kafka.bootstrap = strdup("127.0.0.1:9092");
+	d.kafka.group = strdup("kfork");
+	d.kafka.topics = calloc(2, sizeof(char *));
+	d.kafka.topics[0] = strdup("events");
+	d.kafka.n_topics = 1;
+	ck_assert(!kf_config_kafka_changed(&c, &d));
+	ck_assert(!kf_config_workers_changed(&c, &d));
+	kf_config_free(&d);
+	kf_config_free(&c);
+}
+END_TEST
+
+START_TEST(all_keys_set)
+{
+	struct kf_config c;
+	char text[2048];
+	const char *pw = put("pw", "p4ss\n", 0640);
+	const char *so = put("h.so", "", 0644);
+
+	(void)so;
+	snprintf(text, sizeof(text),
+		 "kafka = { bootstrap = \"[::1]:9092, h2:19092\"; group = \"g\";\n"
+		 "  topics = ( \"a\", \"b.c_d-e\" ); client_id = \"cid\";\n"
+		 "  group_instance_id = \"i1\"; session_timeout_ms = 10000;\n"
+		 "  heartbeat_interval_ms = 9999; rebalance_timeout_ms = 60000;\n"
+		 "  assignor = \"roundrobin\"; auto_offset_reset = \"error\";\n"
+		 "  commit_interval_ms = 5; isolation = \"read_committed\";\n"
+		 "  fetch_min_bytes = 0; fetch_max_wait_ms = 0; fetch_max_bytes = 7;\n"
+		 "  fetch_partition_max_bytes = 8;\n"
+		 "  security = { protocol = \"sasl_ssl\"; ca_file = \"%s\"; cert_file = \"%s\";\n"
+		 "    key_file = \"%s\"; verify_peer = false; sasl_mechanism = \"PLAIN\";\n"
+		 "    username = \"u\"; password_file = \"%s\"; };\n"
+		 "};\n"
+		 "workers = { count = 1024; dispatch = \"key\"; ring_bytes = 65536L;\n"
+		 "  max_inflight_bytes = 4294967296L; nice = -20; stall_timeout_ms = 1;\n"
+		 "  shutdown_timeout_ms = 0; max_retries = 0; retry_backoff_ms = 0;\n"
+		 "  on_failure = \"skip\";\n"
+		 "  handler = { type = \"plugin\"; path = \"%s\"; arg = \"x=1\"; };\n"
+		 "};\n"
+		 "log = { level = \"trace\"; file = \"%s/kforkd.log\"; syslog = true; };\n"
+		 "user = \"root\";\n"
+		 "control = { socket = \"\"; metrics_listen = \":9100\"; };\n",
+		 pw, pw, pw, pw, so, dir);
+	ck_assert_msg(load_text(text, &c) == KF_OK, "%s", err);
+	ck_assert_str_eq(c.kafka.bootstrap, "[::1]:9092, h2:19092");
+	ck_assert_int_eq(c.kafka.n_topics, 2);
+	ck_assert_str_eq(c.kafka.topics[1], "b.c_d-e");
+	ck_assert_str_eq(c.kafka.client_id, "cid");
+	ck_assert_str_eq(c.kafka.group_instance_id, "i1");
+	ck_assert_int_eq(c.kafka.session_timeout_ms, 10000);
+	ck_assert_int_eq(c.kafka.heartbeat_interval_ms, 9999);
+	ck_assert_int_eq(c.kafka.rebalance_timeout_ms, 60000);
+	ck_assert_int_eq(c.kafka.assignor, KF_CFG_ASSIGNOR_ROUNDROBIN);
+	ck_assert_int_eq(c.kafka.auto_offset_reset, KF_CFG_RESET_ERROR);
+	ck_assert_int_eq(c.kafka.commit_interval_ms, 5);
+	ck_assert_int_eq(c.kafka.isolation, KF_CFG_READ_COMMITTED);
+	ck_assert_int_eq(c.kafka.fetch_min_bytes, 0);
+	ck_assert_int_eq(c.kafka.fetch_max_wait_ms, 0);
+	ck_assert_int_eq(c.kafka.fetch_max_bytes, 7);
+	ck_assert_int_eq(c.kafka.fetch_partition_max_bytes, 8);
+	ck_assert_int_eq(c.kafka.security.protocol, KF_CFG_SASL_SSL);
+	ck_assert_str_eq(c.kafka.security.cert_file, pw);
+	ck_assert(!c.kafka.security.verify_peer);
+	ck_assert_int_eq(c.kafka.security.sasl_mechanism, KF_CFG_SASL_PLAIN);
+	ck_assert_str_eq(c.kafka.security.username, "u");
+	ck_assert_str_eq(c.kafka.security.password, "p4ss");
+	ck_assert_int_eq(c.kafka.security.password_len, 4);
+	ck_assert_int_eq(c.workers.count, 1024);
+	ck_assert_int_eq(c.workers.dispatch, KF_CFG_DISPATCH_KEY);
+	ck_assert_int_eq(c.workers.ring_bytes, 65536);
+	ck_assert(c.workers.max_inflight_bytes == 4294967296LL);
+	ck_assert_int_eq(c.workers.nice, -20);
+	ck_assert_int_eq(c.workers.stall_timeout_ms, 1);
+	ck_assert_int_eq(c.workers.shutdown_timeout_ms, 0);
+	ck_assert_int_eq(c.workers.max_retries, 0);
+	ck_assert_int_eq(c.workers.retry_backoff_ms, 0);
+	ck_assert_int_eq(c.workers.on_failure, KF_CFG_ON_FAILURE_SKIP);
+	ck_assert_int_eq(c.workers.handler.type, KF_CFG_HANDLER_PLUGIN);
+	ck_assert_str_eq(c.workers.handler.path, so);
+	ck_assert_str_eq(c.workers.handler.arg, "x=1");
+	ck_assert_int_eq(c.log.level, KF_LOG_TRACE);
+	ck_assert(c.log.syslog);
+	ck_assert_str_eq(c.user, "root");
+	ck_assert_str_eq(c.control.socket, "");
+	ck_assert_str_eq(c.control.metrics_listen, ":9100");
+	kf_config_free(&c);
+}
+END_TEST
+
+START_TEST(handlers)
+{
+	struct kf_config c;
+	char text[512];
+
+	ck_assert_int_eq(load_text(MIN "workers = { handler = { type = \"burn\"; usec = 7; }; };",
+				   &c), KF_OK);
+	ck_assert_int_eq(c.workers.handler.type, KF_CFG_HANDLER_BURN);
+	ck_assert_int_eq(c.workers.handler.usec, 7);
+	kf_config_free(&c);
+
+	ck_assert_int_eq(load_text(MIN "workers = { handler = { type = \"exec\";\n"
+				   "command = [ \"sh\", \"-c\", \"cat\" ]; window = 2; }; };", &c),
+			 KF_OK);
+	ck_assert_int_eq(c.workers.handler.type, KF_CFG_HANDLER_EXEC);
+	ck_assert_int_eq(c.workers.handler.n_command, 3);
+	ck_assert_str_eq(c.workers.handler.command[0], "sh");
+	ck_assert_str_eq(c.workers.handler.command[2], "cat");
+	ck_assert_ptr_null(c.workers.handler.command[3]);
+	ck_assert_int_eq(c.workers.handler.window, 2);
+	kf_config_free(&c);
+
+	snprintf(text, sizeof(text), MIN "workers = { handler = { type = \"file\"; dir = \"%s\"; }; };",
+		 dir);
+	ck_assert_int_eq(load_text(text, &c), KF_OK);
+	ck_assert_int_eq(c.workers.handler.type, KF_CFG_HANDLER_FILE);
+	ck_assert_str_eq(c.workers.handler.dir, dir);
+	kf_config_free(&c);
+}
+END_TEST
+
+START_TEST(err_syntax)
+{
+	expect_err("kafka = {\n  bootstrap = ;\n};\n", 2, "syntax error");
+	expect_err(MIN "log = { level = \"info\"; level = \"warn\"; };\n", 3,
+		   "duplicate setting name");
+}
+END_TEST
+
+START_TEST(err_cannot_read)
+{
+	struct kf_config c;
+	char want[300];
+
+	snprintf(conf, sizeof(conf), "%s/missing.conf", dir);
+	ck_assert_int_eq(kf_config_load(conf, &c, err, sizeof(err)), KF_ERR);
+	snprintf(want, sizeof(want), "%s:1: cannot read config: No such file or directory", conf);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(err_unknown)
+{
+	expect_err(MIN "\nfoo = 1;\n", 4, "unknown setting foo");
+	expect_err(MIN_KAFKA "  securty = { };\n};\n", 2, "unknown setting kafka.securty");
+	expect_err(MIN_KAFKA "  security = {\n bogus = true; };\n};\n", 3,
+		   "unknown setting kafka.security.bogus");
+	expect_err(MIN "workers = { handler = {\n type = \"noop\";\n colour = 1; }; };\n", 5,
+		   "unknown setting workers.handler.colour");
+	expect_err(MIN "log = { level = \"info\"; leval = \"x\"; };\n", 3,
+		   "unknown setting log.leval");
+}
+END_TEST
+
+START_TEST(err_inline_password)
+{
+	expect_err(MIN_KAFKA "  security = {\n    password = \"hunter2\"; };\n};\n", 3,
+		   "unknown setting kafka.security.password (the password is read from "
+		   "password_file only)");
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+}
+END_TEST
+
+START_TEST(err_type)
+{
+	expect_err(MIN_KAFKA "  session_timeout_ms = \"45000\";\n};\n", 2,
+		   "kafka.session_timeout_ms: expected an integer, got a string");
+	expect_err(MIN_KAFKA "  session_timeout_ms = 45.0;\n};\n", 2,
+		   "kafka.session_timeout_ms: expected an integer, got a float");
+	expect_err(MIN_KAFKA "  security = { verify_peer = 1; };\n};\n", 2,
+		   "kafka.security.verify_peer: expected a boolean (true or false), got an integer");
+	expect_err("kafka = 5;\n", 1, "kafka: expected a group, got an integer");
+	expect_err("kafka = { bootstrap = \"b:1\"; group = \"g\";\n topics = \"t\"; };\n", 2,
+		   "kafka.topics: expected an array of strings, got a string");
+	expect_err("kafka = { bootstrap = \"b:1\"; group = \"g\";\n topics = ( \"t\",\n 3 ); };\n",
+		   3, "kafka.topics[1]: expected a string, got an integer");
+	expect_err(MIN "user = true;\n", 3, "user: expected a string, got a boolean");
+	expect_err(MIN "log = { level = 3; };\n", 3, "log.level: expected a string, got an integer");
+}
+END_TEST
+
+START_TEST(err_range)
+{
+	expect_err(MIN "workers = { count = 0; };\n", 3,
+		   "workers.count: 0 is out of range (1..1024)");
+	expect_err(MIN "workers = { count = 1025; };\n", 3,
+		   "workers.count: 1025 is out of range (1..1024)");
+	expect_err(MIN "workers = {\n nice = 20; };\n", 4, "workers.nice: 20 is out of range (-20..19)");
+	expect_err(MIN_KAFKA " session_timeout_ms = -1;\n};\n", 2,
+		   "kafka.session_timeout_ms: -1 is out of range (1..2147483647)");
+	expect_err(MIN_KAFKA " fetch_max_bytes = 3000000000L;\n};\n", 2,
+		   "kafka.fetch_max_bytes: 3000000000 is out of range (1..2147483647)");
+	expect_err(MIN "workers = { ring_bytes = 32768; };\n", 3,
+		   "workers.ring_bytes: 32768 is out of range (65536..1073741824)");
+	expect_err(MIN "workers = { ring_bytes = 2147483648L; };\n", 3,
+		   "workers.ring_bytes: 2147483648 is out of range (65536..1073741824)");
+	expect_err(MIN "workers = {\n ring_bytes = 100000; };\n", 4,
+		   "workers.ring_bytes: 100000 is not a power of two");
+	expect_err(MIN "workers = { handler = { type = \"exec\"; command = [ \"sh\" ];\n"
+		   " window = 0; }; };\n", 4, "workers.handler.window: 0 is out of range (1..65536)");
+}
+END_TEST
+
+START_TEST(err_int_truncated)
+{
+	struct kf_config c;
+
+	expect_err(MIN "workers = {\n max_inflight_bytes = 5368709120; };\n", 4,
+		   "integer 5368709120 does not fit in 32 bits; write 5368709120L");
+	expect_err(MIN "workers = { nice = 0;\n # 1\n ring_bytes = 0x100000000; };\n", 5,
+		   "integer 0x100000000 does not fit in 32 bits; write 0x100000000L");
+	/* not in comments, strings or floats, and fine with L */
+	ck_assert_msg(load_text(MIN "# 99999999999\n/* 99999999999\n */ control = { socket = \"99999999999\"; };\n"
+				"workers = { max_inflight_bytes = 99999999999L; };\n", &c) == KF_OK,
+		      "%s", err);
+	ck_assert(c.workers.max_inflight_bytes == 99999999999LL);
+	kf_config_free(&c);
+}
+END_TEST
+
+START_TEST(err_enum)
+{
+	expect_err(MIN_KAFKA " assignor = \"sticky\";\n};\n", 2,
+		   "kafka.assignor: unknown value \"sticky\" (expected range | roundrobin)");
+	expect_err(MIN_KAFKA " auto_offset_reset = \"none\";\n};\n", 2,
+		   "kafka.auto_offset_reset: unknown value \"none\" (expected earliest | latest | error)");
+	expect_err(MIN_KAFKA " isolation = \"serializable\";\n};\n", 2,
+		   "kafka.isolation: unknown value \"serializable\" (expected read_uncommitted | "
+		   "read_committed)");
+	expect_err(MIN_KAFKA " security = { protocol = \"SSL\"; };\n};\n", 2,
+		   "kafka.security.protocol: unknown value \"SSL\" (expected plaintext | ssl | "
+		   "sasl_plaintext | sasl_ssl)");
+	expect_err(MIN_KAFKA " security = { sasl_mechanism = \"GSSAPI\"; };\n};\n", 2,
+		   "kafka.security.sasl_mechanism: unknown value \"GSSAPI\" (expected PLAIN | "
+		   "SCRAM-SHA-256 | SCRAM-SHA-512)");
+	expect_err(MIN "workers = { dispatch = \"random\"; };\n", 3,
+		   "workers.dispatch: unknown value \"random\" (expected partition | key | roundrobin)");
+	expect_err(MIN "workers = { on_failure = \"retry\"; };\n", 3,
+		   "workers.on_failure: unknown value \"retry\" (expected pause | skip)");
+	expect_err(MIN "workers = { handler = { type = \"lua\"; }; };\n", 3,
+		   "workers.handler.type: unknown value \"lua\" (expected noop | file | burn | "
+		   "plugin | exec)");
+	expect_err(MIN "log = { level = \"verbose\"; };\n", 3,
+		   "log.level: unknown value \"verbose\" (expected error | warn | info | debug | trace)");
+}
+END_TEST
+
+START_TEST(err_heartbeat)
+{
+	expect_err(MIN_KAFKA " session_timeout_ms = 10000;\n heartbeat_interval_ms = 10000;\n};\n", 3,
+		   "kafka.heartbeat_interval_ms (10000) must be less than "
+		   "kafka.session_timeout_ms (10000)");
+	/* heartbeat left at 3000: the session line is blamed */
+	expect_err(MIN_KAFKA "\n session_timeout_ms = 2000;\n};\n", 3,
+		   "kafka.heartbeat_interval_ms (3000) must be less than "
+		   "kafka.session_timeout_ms (2000)");
+}
+END_TEST
+
+START_TEST(err_required)
+{
+	expect_err("\nkafka = { bootstrap = \"b:1\";\n topics = [ \"t\" ]; };\n", 2,
+		   "missing required setting kafka.group");
+	expect_err("kafka = { group = \"g\"; topics = [ \"t\" ]; };\n", 1,
+		   "missing required setting kafka.bootstrap");
+	expect_err("kafka = {\n bootstrap = \"b:1\"; group = \"g\"; };\n", 1,
+		   "missing required setting kafka.topics");
+	expect_err("\n\nlog = { level = \"info\"; };\n", 1,
+		   "missing required setting kafka.bootstrap");
+	expect_err("", 1, "missing required setting kafka.bootstrap");
+	expect_err(MIN "workers = {\n handler = { type = \"file\"; }; };\n", 4,
+		   "missing required setting workers.handler.dir for handler type \"file\"");
+	expect_err(MIN "workers = {\n handler = { type = \"plugin\"; arg = \"\"; }; };\n", 4,
+		   "missing required setting workers.handler.path for handler type \"plugin\"");
+	expect_err(MIN "workers = {\n handler = { type = \"exec\"; }; };\n", 4,
+		   "missing required setting workers.handler.command for handler type \"exec\"");
+	expect_err(MIN "workers = { handler = { type = \"exec\";\n command = [ ]; }; };\n", 4,
+		   "workers.handler.command: must name a program");
+	expect_err(MIN_KAFKA " security = { protocol = \"sasl_plaintext\"; };\n};\n", 2,
+		   "kafka.security.username: required with protocol \"sasl_plaintext\"");
+	expect_err(MIN_KAFKA " security = { protocol = \"sasl_ssl\";\n username = \"u\"; };\n};\n", 2,
+		   "kafka.security.password_file: required with protocol \"sasl_ssl\"");
+}
+END_TEST
+
+START_TEST(err_handler_key_for_other_type)
+{
+	expect_err(MIN "workers = { handler = {\n usec = 5; }; };\n", 4,
+		   "workers.handler.usec: not a setting of handler type \"noop\"");
+	expect_err(MIN "workers = { handler = { type = \"burn\";\n window = 5; }; };\n", 4,
+		   "workers.handler.window: not a setting of handler type \"burn\"");
+	expect_err(MIN "workers = { handler = { type = \"exec\"; command = [ \"sh\" ];\n"
+		   " dir = \"/tmp\"; }; };\n", 4,
+		   "workers.handler.dir: not a setting of handler type \"exec\"");
+}
+END_TEST
+
+START_TEST(err_files)
+{
+	char text[600];
+	const char *plain = put("plain", "x", 0644);
+
+	expect_err(MIN "workers = { handler = { type = \"plugin\";\n path = \"/nonexistent/h.so\"; }; };\n",
+		   4, "workers.handler.path: cannot read \"/nonexistent/h.so\": No such file or directory");
+	expect_err(MIN "workers = { handler = { type = \"file\";\n dir = \"/nonexistent/out\"; }; };\n",
+		   4, "workers.handler.dir: cannot use \"/nonexistent/out\": No such file or directory");
+	snprintf(text, sizeof(text), MIN "workers = { handler = { type = \"file\";\n dir = \"%s\"; }; };\n",
+		 plain);
+	expect_err(text, 4, "workers.handler.dir: \"%s\" is not a directory", plain);
+	expect_err(MIN "workers = { handler = { type = \"exec\";\n command = [ \"kf-no-such-prog\" ]; }; };\n",
+		   4, "workers.handler.command: \"kf-no-such-prog\" is not found in PATH");
+	expect_err(MIN "workers = { handler = { type = \"exec\";\n command = [ \"/nonexistent/x\" ]; }; };\n",
+		   4, "workers.handler.command: cannot execute \"/nonexistent/x\": No such file or directory");
+	expect_err(MIN_KAFKA " security = { protocol = \"ssl\";\n ca_file = \"/nonexistent/ca.pem\"; };\n};\n",
+		   3, "kafka.security.ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory");
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"ssl\";\n cert_file = \"%s\"; };\n};\n",
+		 plain);
+	expect_err(text, 3, "kafka.security.cert_file is set but kafka.security.key_file is not");
+	/* TLS files are not looked at without TLS */
+	struct kf_config c;
+	ck_assert_int_eq(load_text(MIN_KAFKA " security = { ca_file = \"/nonexistent\"; };\n};\n", &c),
+			 KF_OK);
+	kf_config_free(&c);
+	expect_err(MIN "log = {\n file = \"/nonexistent/dir/kforkd.log\"; };\n", 4,
+		   "log.file: directory \"/nonexistent/dir\" does not exist");
+	expect_err(MIN "\nuser = \"kf-no-such-user\";\n", 4, "user: no such user \"kf-no-such-user\"");
+}
+END_TEST
+
+START_TEST(err_bootstrap_topics)
+{
+	expect_err("kafka = { bootstrap = \"broker\"; group = \"g\"; topics = [ \"t\" ]; };\n", 1,
+		   "kafka.bootstrap: \"broker\" is not HOST:PORT");
+	expect_err("kafka = { bootstrap = \"a:1,b:0\"; group = \"g\"; topics = [ \"t\" ]; };\n", 1,
+		   "kafka.bootstrap: \"b:0\" is not HOST:PORT");
+	expect_err("kafka = { bootstrap = \"a:1,\"; group = \"g\"; topics = [ \"t\" ]; };\n", 1,
+		   "kafka.bootstrap: \"\" is not HOST:PORT");
+	expect_err("kafka = { bootstrap = \"::1:9092\"; group = \"g\"; topics = [ \"t\" ]; };\n", 1,
+		   "kafka.bootstrap: \"::1:9092\" is not HOST:PORT");
+	expect_err("kafka = { bootstrap = \"a:70000\"; group = \"g\"; topics = [ \"t\" ]; };\n", 1,
+		   "kafka.bootstrap: \"a:70000\" is not HOST:PORT");
+	expect_err("kafka = { bootstrap = \"a:1\"; group = \"\"; topics = [ \"t\" ]; };\n", 1,
+		   "kafka.group: must not be empty");
+	expect_err("kafka = { bootstrap = \"a:1\"; group = \"g\";\n topics = [ ]; };\n", 2,
+		   "kafka.topics: must name at least one topic");
+	expect_err("kafka = { bootstrap = \"a:1\"; group = \"g\";\n topics = [ \"a b\" ]; };\n", 2,
+		   "kafka.topics: \"a b\" is not a valid topic name (1..249 of a-z A-Z 0-9 . _ -)");
+	expect_err("kafka = { bootstrap = \"a:1\"; group = \"g\";\n topics = [ \"a\", \"a\" ]; };\n", 2,
+		   "kafka.topics: \"a\" is listed twice");
+	expect_err(MIN "control = {\n metrics_listen = \"9100\"; };\n", 4,
+		   "control.metrics_listen: \"9100\" is not [HOST]:PORT");
+}
+END_TEST
+
+static void sasl_conf(char *text, size_t len, const char *pw)
+{
+	snprintf(text, len, MIN_KAFKA " security = { protocol = \"sasl_plaintext\"; username = \"u\";\n"
+		 "  password_file = \"%s\"; };\n};\n", pw);
+}
+
+START_TEST(password_file)
+{
+	struct kf_config c;
+	char text[600];
+	const char *pw;
+
+	pw = put("pw", "hunter2-secret\n", 0644);
+	sasl_conf(text, sizeof(text), pw);
+	expect_err(text, 3, "kafka.security.password_file: \"%s\" is readable by every user "
+		   "(mode 0644); chmod o-r it", pw);
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+
+	pw = put("pw", "", 0600);
+	sasl_conf(text, sizeof(text), pw);
+	expect_err(text, 3, "kafka.security.password_file: \"%s\" is empty", pw);
+
+	pw = put("pw", "\n", 0600);
+	expect_err(text, 3, "kafka.security.password_file: \"%s\" is empty", pw);
+
+	{
+		/* 65536 bytes and a newline fit; one byte more does not */
+		char big[65538];
+		memset(big, 'x', 65536);
+		strcpy(big + 65536, "\n");
+		pw = put("pw", big, 0600);
+		ck_assert_int_eq(load_text(text, &c), KF_OK);
+		ck_assert_int_eq(c.kafka.security.password_len, 65536);
+		kf_config_free(&c);
+		strcpy(big + 65536, "y");
+		pw = put("pw", big, 0600);
+		expect_err(text, 3, "kafka.security.password_file: \"%s\" is larger than 64 KiB",
+			   pw);
+		ck_assert_ptr_null(strstr(err, "xxxx"));
+	}
+
+	{
+		FILE *f = fopen(pw, "w");
+		ck_assert_ptr_nonnull(f);
+		fwrite("ab\0cd", 1, 5, f);
+		fclose(f);
+		expect_err(text, 3, "kafka.security.password_file: \"%s\" contains a NUL byte", pw);
+	}
+
+	/* one trailing newline only */
+	pw = put("pw", "hunter2-secret\n\n", 0600);
+	ck_assert_int_eq(load_text(text, &c), KF_OK);
+	ck_assert_str_eq(c.kafka.security.password, "hunter2-secret\n");
+	ck_assert_int_eq(c.kafka.security.password_len, 15);
+	kf_config_free(&c);
+
+	pw = put("pw", "hunter2-secret", 0400);
+	ck_assert_int_eq(load_text(text, &c), KF_OK);
+	ck_assert_str_eq(c.kafka.security.password, "hunter2-secret");
+	kf_config_free(&c);
+
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"sasl_plaintext\"; username = \"u\";\n"
+		 "  password_file = \"%s/nope\"; };\n};\n", dir);
+	expect_err(text, 3, "kafka.security.password_file: cannot read \"%s/nope\": "
+		   "No such file or directory", dir);
+
+	/* a later error after reading the password does not leak it either */
+	pw = put("pw", "hunter2-secret", 0600);
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"sasl_plaintext\"; username = \"u\";\n"
+		 "  password_file = \"%s\"; };\n};\nfoo = \"x\";\n", pw);
+	expect_err(text, 5, "unknown setting foo");
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+}
+END_TEST
+
+START_TEST(include_file)
+{
+	struct kf_config c;
+	char want[400];
+
+	put("w.conf", "workers = {\n  count = 2;\n};\n", 0644);
+	ck_assert_msg(load_text(MIN "@include \"w.conf\"\n", &c) == KF_OK, "%s", err);
+	ck_assert_int_eq(c.workers.count, 2);
+	kf_config_free(&c);
+
+	put("w.conf", "workers = {\n  count = -2;\n};\n", 0644);
+	ck_assert_int_eq(load_text(MIN "@include \"w.conf\"\n", &c), KF_ERR);
+	snprintf(want, sizeof(want), "%s/w.conf:2: workers.count: -2 is out of range (1..1024)", dir);
+	ck_assert_str_eq(err, want);
+
+	put("w.conf", "workers = {\n  count = 4294967297;\n};\n", 0644);
+	ck_assert_int_eq(load_text(MIN "@include \"w.conf\"\n", &c), KF_ERR);
+	snprintf(want, sizeof(want), "%s/w.conf:2: integer 4294967297 does not fit in 32 bits; "
+		 "write 4294967297L", dir);
+	ck_assert_str_eq(err, want);
+
+	put("w.conf", "workers = {\n  count = ;\n};\n", 0644);
+	ck_assert_int_eq(load_text(MIN "@include \"w.conf\"\n", &c), KF_ERR);
+	snprintf(want, sizeof(want), "%s/w.conf:2: syntax error", dir);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(load_text(MIN "@include \"/etc/kfork/w.conf\"\n", &c), KF_ERR);
+	snprintf(want, sizeof(want), "%s:3: @include takes a path relative to the config's "
+		 "directory (%s)", conf, dir);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(changed)
+{
+	struct kf_config a, b;
+
+	ck_assert_int_eq(load_text(MIN, &a), KF_OK);
+	ck_assert_int_eq(load_text(MIN "log = { level = \"debug\"; };\n", &b), KF_OK);
+	ck_assert(!kf_config_kafka_changed(&a, &b));
+	ck_assert(!kf_config_workers_changed(&a, &b));
+	kf_config_free(&b);
+	ck_assert_int_eq(load_text(MIN "workers = { count = 3; };\n", &b), KF_OK);
+	ck_assert(!kf_config_kafka_changed(&a, &b));
+	ck_assert(kf_config_workers_changed(&a, &b));
+	kf_config_free(&b);
+	ck_assert_int_eq(load_text(MIN_KAFKA " session_timeout_ms = 30000; };\n", &b), KF_OK);
+	ck_assert(kf_config_kafka_changed(&a, &b));
+	ck_assert(!kf_config_workers_changed(&a, &b));
+	kf_config_free(&b);
+	kf_config_free(&a);
+}
+END_TEST
+
+START_TEST(small_err_buffer)
+{
+	struct kf_config c;
+	char small[12];
+
+	put("c.conf", MIN "foo = 1;\n", 0644);
+	ck_assert_int_eq(kf_config_load(conf, &c, small, sizeof(small)), KF_ERR);
+	ck_assert_int_eq(strlen(small), sizeof(small) - 1);
+	ck_assert_int_eq(strncmp(small, conf, sizeof(small) - 1), 0);
+	ck_assert_int_eq(kf_config_load(conf, &c, small, 0), KF_ERR);
+}
+END_TEST
+
+START_TEST(names)
+{
+	ck_assert_str_eq(kf_cfg_protocol_name(KF_CFG_SASL_SSL), "sasl_ssl");
+	ck_assert_str_eq(kf_cfg_sasl_mech_name(KF_CFG_SASL_SCRAM_SHA_256), "SCRAM-SHA-256");
+	ck_assert_str_eq(kf_cfg_handler_type_name(KF_CFG_HANDLER_EXEC), "exec");
+	ck_assert_str_eq(kf_cfg_dispatch_name(KF_CFG_DISPATCH_ROUNDROBIN), "roundrobin");
+	ck_assert_str_eq(kf_cfg_assignor_name((enum kf_cfg_assignor)7), "?");
+}
+END_TEST
+
+Suite *suite_config(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, minimal_gets_defaults);
+	tcase_add_test(tc, defaults_fn);
+	tcase_add_test(tc, example_is_valid_and_default);
+	tcase_add_test(tc, all_keys_set);
+	tcase_add_test(tc, handlers);
+	tcase_add_test(tc, err_syntax);
+	tcase_add_test(tc, err_cannot_read);
+	tcase_add_test(tc, err_unknown);
+	tcase_add_test(tc, err_inline_password);
+	tcase_add_test(tc, err_type);
+	tcase_add_test(tc, err_range);
+	tcase_add_test(tc, err_int_truncated);
+	tcase_add_test(tc, err_enum);
+	tcase_add_test(tc, err_heartbeat);
+	tcase_add_test(tc, err_required);
+	tcase_add_test(tc, err_handler_key_for_other_type);
+	tcase_add_test(tc, err_files);
+	tcase_add_test(tc, err_bootstrap_topics);
+	tcase_add_test(tc, password_file);
+	tcase_add_test(tc, include_file);
+	tcase_add_test(tc, changed);
+	tcase_add_test(tc, small_err_buffer);
+	tcase_add_test(tc, names);
+	suite_add_tcase(s, tc);
+	return s;
+}
