@@ -1,0 +1,3 @@
+/* placeholder until the module lands */
+#include "config.h"
+typedef int kf_placeholder_fetcher;
