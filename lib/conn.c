@@ -63,6 +63,8 @@ struct kf_conn {
 	ev_timer timer;   /* earliest deadline */
 	ev_timer backoff; /* reconnect */
 	ev_timer kick;    /* write what is pending */
+	ev_timer reauth;  /* KIP-368: authenticate again before the session ends */
+	bool reauthing;   /* READY, running the auth step again */
 	ev_tstamp connect_deadline;
 	int backoff_ms;
 	bool backoff_active;
@@ -235,6 +237,7 @@ struct kf_conn *kf_conn_new(struct ev_loop *loop, struct kf_resolver *res,
 	ev_init(&c->timer, NULL);
 	ev_init(&c->backoff, on_backoff);
 	ev_init(&c->kick, NULL);
+	ev_init(&c->reauth, NULL);
 	return c;
 }
 
@@ -272,6 +275,7 @@ static void really_free(struct kf_conn *c)
 	ev_timer_stop(c->loop, &c->timer);
 	ev_timer_stop(c->loop, &c->backoff);
 	ev_timer_stop(c->loop, &c->kick);
+	ev_timer_stop(c->loop, &c->reauth);
 	kf_wr_free(&c->out);
 	free(c->frame);
 	kf_arena_free(&c->arena);
@@ -314,6 +318,8 @@ static void teardown(struct kf_conn *c, int err, const char *why)
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
 	ev_timer_stop(c->loop, &c->kick);
+	ev_timer_stop(c->loop, &c->reauth);
+	c->reauthing = false;
 	if (c->tctx) {
 		c->o.transport->close(c->tctx);
 		c->tctx = NULL;
@@ -648,7 +654,7 @@ int kf_conn_send_auth(struct kf_conn *c, int16_t api_key, int16_t ver, const voi
 	const struct kf_api *api = kf_proto_api(api_key);
 	if (!api)
 		return KF_EUNSUPP;
-	if (c->state != KF_CONN_AUTH)
+	if (c->state != KF_CONN_AUTH && !(c->state == KF_CONN_READY && c->reauthing))
 		return KF_ECLOSED;
 	struct req *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -684,13 +690,43 @@ static bool become_ready(struct kf_conn *c)
 
 void kf_conn_auth_done(struct kf_conn *c, int err, const char *msg)
 {
-	if (c->state != KF_CONN_AUTH)
+	bool again = c->state == KF_CONN_READY && c->reauthing;
+	if (c->state != KF_CONN_AUTH && !again)
 		return;
 	if (err) {
 		conn_fail(c, err, msg ? msg : "authentication failed");
 		return;
 	}
-	become_ready(c);
+	if (!again) {
+		become_ready(c);
+		return;
+	}
+	c->reauthing = false;
+	kf_debug("conn", "%s: re-authenticated", c->name);
+	kick(c);    /* the requests held back meanwhile */
+}
+
+static void on_reauth(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, reauth));
+	if (c->state != KF_CONN_READY || !c->o.auth)
+		return;
+	kf_debug("conn", "%s: session lifetime nearly over: authenticating again", c->name);
+	c->reauthing = true;
+	c->busy++;
+	c->o.auth->start(c, c->o.auth->arg);
+	c->busy--;
+	if (c->freeing && c->busy == 0)
+		really_free(c);
+}
+
+void kf_conn_auth_renew_after(struct kf_conn *c, int64_t ms)
+{
+	ev_timer_stop(c->loop, &c->reauth);
+	if (ms <= 0)
+		return;
+	ev_timer_init(&c->reauth, on_reauth, ms / 1000.0, 0.);
+	ev_timer_start(c->loop, &c->reauth);
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents);
@@ -709,7 +745,9 @@ static bool eligible(const struct kf_conn *c, const struct req *r)
 	switch (c->state) {
 	case KF_CONN_APIVERSIONS: return r->internal;
 	case KF_CONN_AUTH: return r->auth;
-	case KF_CONN_READY: return !r->internal && !r->auth;
+	/* While re-authenticating only the auth step's requests go out; the
+	 * rest wait in order, their timeouts running. */
+	case KF_CONN_READY: return c->reauthing ? r->auth : !r->internal && !r->auth;
 	default: return false;
 	}
 }

@@ -136,5 +136,9 @@ int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void
 int kf_conn_send_auth(struct kf_conn *c, int16_t api_key, int16_t ver, const void *req,
 		      int timeout_ms, kf_conn_resp_cb *cb, void *opaque);
 void kf_conn_auth_done(struct kf_conn *c, int err, const char *msg);
+/* Called by the auth step just before kf_conn_auth_done(KF_OK): run the
+ * auth step again on the ready connection after ms (KIP-368
+ * re-authentication; <= 0: never).  Meanwhile other requests wait. */
+void kf_conn_auth_renew_after(struct kf_conn *c, int64_t ms);
 
 #endif

@@ -493,6 +493,7 @@ static void succeed(struct sess *x, int16_t ver, const struct kf_sasl_authentica
 		kf_debug("sasl", "%s: authenticated as '%s' (%s)", kf_conn_name(c), x->sasl->user,
 			 kf_sasl_mech_name(x->sasl->mech));
 	sess_reset(x);
+	kf_conn_auth_renew_after(c, x->reauth_ms);
 	kf_conn_auth_done(c, KF_OK, NULL);
 }
 

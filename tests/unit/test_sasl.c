@@ -486,6 +486,10 @@ static void on_state(struct kf_conn *c, enum kf_conn_state s, int err, const cha
 
 static void on_guard(struct ev_loop *loop, ev_timer *w, int revents) { }
 
+/* Set by a test whose script goes on after the connection is ready (a
+ * re-authentication): exchange() then also waits for the rest. */
+static bool exchange_whole_script;
+
 /*
  * Connect with SASL conf to a broker playing script; returns the outcome.
  * *lifetime gets the session lifetime the hook recorded.
@@ -514,7 +518,8 @@ static struct outcome exchange(const struct kf_sasl_conf *conf, const struct ste
 	ev_timer guard;
 	ev_timer_init(&guard, on_guard, 5., 0.);
 	ev_timer_start(loop, &guard);
-	while (!out.done && ev_is_active(&guard))
+	while ((!out.done || (exchange_whole_script && b.at < n && out.state == KF_CONN_READY)) &&
+	       ev_is_active(&guard))
 		ev_run(loop, EVRUN_ONCE);
 	ev_timer_stop(loop, &guard);
 	ck_assert_msg(out.done, "no outcome within 5 s");
@@ -554,6 +559,28 @@ START_TEST(plain_ok)
 		ck_assert_int_eq(life, 0);
 		ck_assert_int_eq(reauth, -1);
 	}
+}
+END_TEST
+
+/* KIP-368: with a session lifetime of 400 ms the client authenticates again
+ * on the same connection (the broker accepts one connection only) after
+ * 340..380 ms, and stays ready. */
+START_TEST(plain_reauth)
+{
+	static const struct step script[] = {
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ KF_API_SASL_AUTHENTICATE, "\0alice\0s3cret!", 14, 0, NULL, { NULL }, "", 400 },
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ KF_API_SASL_AUTHENTICATE, "\0alice\0s3cret!", 14, 0, NULL, { NULL }, "", 0 },
+	};
+	exchange_whole_script = true;
+	int64_t life = -5, reauth = -5;
+	struct outcome o = exchange(&plain_conf, script, 4, 1, 2, &life, &reauth);
+	exchange_whole_script = false;
+	ck_assert_msg(o.state == KF_CONN_READY, "%s", o.msg);
+	/* The second answer gave no lifetime: no third round is planned. */
+	ck_assert_int_eq(life, 0);
+	ck_assert_int_eq(reauth, -1);
 }
 END_TEST
 
@@ -719,6 +746,7 @@ Suite *suite_sasl(void)
 	t = tcase_create("exchange");
 	tcase_set_timeout(t, 20);
 	tcase_add_test(t, plain_ok);
+	tcase_add_test(t, plain_reauth);
 	tcase_add_test(t, scram256_ok);
 	tcase_add_test(t, scram512_ok);
 	tcase_add_test(t, mechanism_not_offered);
