@@ -1,3 +1,1373 @@
-/* placeholder until the module lands */
+/*
+ * group: the classic consumer-group member (see group.h).
+ *
+ * One state serves the flow; the coordinator is a separate fact (coord < 0:
+ * unknown), and advance() sends whatever the state needs next, finding the
+ * coordinator first when it is unknown.  Every request carries the group's
+ * epoch; abandoning a step (rejoin, rediscover) bumps the epoch so a late
+ * answer to the abandoned step is dropped.  Heartbeats run on their own
+ * timer whenever a generation is held, whatever else is in flight.
+ */
 #include "config.h"
-typedef int kf_placeholder_group;
+
+#include <ev.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "err.h"
+#include "group.h"
+#include "log.h"
+#include "proto_msgs.h"
+
+#define LOGC "group"
+#define BACKOFF_MIN 0.1
+#define BACKOFF_MAX 5.0
+
+enum gstate {
+	GS_INIT = 0,  /* not started */
+	GS_REVOKING,  /* on_revoke called; waiting for revoke_done or timeout */
+	GS_JOIN,      /* JoinGroup next or in flight */
+	GS_SYNC,      /* leader metadata / SyncGroup in flight */
+	GS_FETCH,     /* OffsetFetch of the new assignment */
+	GS_STABLE,    /* assignment delivered; heartbeating */
+	GS_LEAVING,   /* LeaveGroup in flight */
+	GS_DONE,      /* left or stopped */
+	GS_FATAL,     /* on_fatal called */
+};
+
+static const char *const gstate_names[] = {
+	"init", "revoking", "join", "sync", "fetch", "stable", "leaving", "done", "fatal",
+};
+
+/* One request in flight: the request struct and everything it points to. */
+struct greq {
+	struct kf_group *g;          /* NULL once the group is freed */
+	struct greq *prev, *next;
+	uint32_t epoch;
+	int32_t generation;          /* heartbeats and commits: what was sent */
+	struct kf_arena arena;
+	union {
+		struct kf_find_coordinator_req fc;
+		struct kf_metadata_req md;
+		struct kf_join_group_req join;
+		struct kf_sync_group_req sync;
+		struct kf_heartbeat_req hb;
+		struct kf_offset_fetch_req of;
+		struct kf_offset_commit_req oc;
+		struct kf_leave_group_req leave;
+	} r;
+	char *keys[1];
+	/* commits */
+	kf_group_commit_cb *cb;
+	void *cb_arg;
+	struct kf_group_tp *tps;
+	int ntps;
+	ev_timer *refuse;            /* a commit refused from the loop */
+};
+
+struct kf_group {
+	struct ev_loop *loop;
+	struct kf_cluster *cl;
+	struct kf_group_callbacks cb;
+	void *opaque;
+
+	char *group, *instance_id;
+	int session_ms, hb_ms, rebalance_ms;
+	char **protocols, **topics;
+	int nprotocols, ntopics;
+
+	enum gstate state;
+	bool ever_stable;
+	int32_t coord;               /* coordinator node, -1 unknown */
+	bool coord_inflight, md_inflight, hb_inflight;
+	uint32_t epoch;
+	char *member_id;             /* "" until the broker gives one */
+	int32_t generation;
+	char *protocol, *leader;
+
+	/* the current assignment (arena: strings and tps) */
+	struct kf_arena asg_arena;
+	struct kf_group_tp *tps;
+	int ntps;
+	bool owned;                  /* tps were handed out with on_assigned */
+
+	/* leader: JoinGroup members kept until SyncGroup is sent */
+	struct kf_arena join_arena;
+	struct kf_group_member *members;
+	int nmembers;
+
+	ev_timer retry, hb, revoke, leave_t;
+	double backoff;
+	ev_tstamp last_hb_ok, last_hb_send;
+	bool gap_valid;
+
+	void (*leave_done)(void *);
+	void *leave_arg;
+
+	struct kf_group_counters cnt;
+	struct greq *reqs;           /* in flight */
+};
+
+static void advance(struct kf_group *g);
+static void rejoin(struct kf_group *g, const char *why, bool lost);
+
+/* ------------------------------------------------------------ error reactions */
+
+enum kf_group_action kf_group_error_action(int16_t api_key, int err, int16_t code, bool is_static)
+{
+	(void)is_static; /* a static member resets its id too: the broker maps the instance id */
+	if (err != KF_OK)
+		return KF_GA_REDISCOVER;
+	switch (code) {
+	case 0:
+		return KF_GA_OK;
+	case 79: /* MEMBER_ID_REQUIRED */
+		return api_key == KF_API_JOIN_GROUP ? KF_GA_RETRY_NOW : KF_GA_BACKOFF;
+	case 27: /* REBALANCE_IN_PROGRESS */
+		return KF_GA_REJOIN;
+	case 22: /* ILLEGAL_GENERATION */
+		return KF_GA_RESET_GEN;
+	case 25: /* UNKNOWN_MEMBER_ID */
+		return KF_GA_RESET_MEMBER;
+	case 7:  /* REQUEST_TIMED_OUT */
+	case 15: /* COORDINATOR_NOT_AVAILABLE */
+	case 16: /* NOT_COORDINATOR */
+		return KF_GA_REDISCOVER;
+	case 14: /* COORDINATOR_LOAD_IN_PROGRESS */
+		return KF_GA_BACKOFF;
+	case 29: /* TOPIC_AUTHORIZATION_FAILED */
+	case 30: /* GROUP_AUTHORIZATION_FAILED */
+	case 82: /* FENCED_INSTANCE_ID */
+		return KF_GA_FATAL;
+	case 23: /* INCONSISTENT_GROUP_PROTOCOL */
+	case 24: /* INVALID_GROUP_ID */
+	case 26: /* INVALID_SESSION_TIMEOUT */
+	case 35: /* UNSUPPORTED_VERSION */
+	case 81: /* GROUP_MAX_SIZE_REACHED */
+		return api_key == KF_API_JOIN_GROUP ? KF_GA_FATAL : KF_GA_BACKOFF;
+	default:
+		return KF_GA_BACKOFF;
+	}
+}
+
+const char *kf_group_action_name(enum kf_group_action a)
+{
+	static const char *const names[] = {
+		"ok", "retry-now", "rejoin", "reset-generation", "reset-member",
+		"rediscover", "backoff", "fatal",
+	};
+	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+	if (!d)
+		abort();
+	return d;
+}
+
+static void set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
+static bool is_static(const struct kf_group *g)
+{
+	return g->instance_id != NULL;
+}
+
+static void set_state(struct kf_group *g, enum gstate s)
+{
+	if (g->state == s)
+		return;
+	kf_debug(LOGC, "%s: %s -> %s", g->group, gstate_names[g->state], gstate_names[s]);
+	if (s != GS_STABLE)
+		g->gap_valid = false;
+	g->state = s;
+}
+
+static struct greq *greq_new(struct kf_group *g)
+{
+	struct greq *q = calloc(1, sizeof(*q));
+	if (!q)
+		abort();
+	q->g = g;
+	q->epoch = g->epoch;
+	q->generation = g->generation;
+	kf_arena_init(&q->arena);
+	q->next = g->reqs;
+	if (g->reqs)
+		g->reqs->prev = q;
+	g->reqs = q;
+	return q;
+}
+
+static void greq_free(struct greq *q)
+{
+	struct kf_group *g = q->g;
+	if (g) {
+		if (q->prev)
+			q->prev->next = q->next;
+		else
+			g->reqs = q->next;
+		if (q->next)
+			q->next->prev = q->prev;
+	}
+	kf_arena_free(&q->arena);
+	free(q->tps);
+	free(q);
+}
+
+/* Strings a request points to live in its arena: it may be encoded after
+ * the group changed them, or after the group is gone. */
+static char *adup(struct greq *q, const char *s)
+{
+	if (!s)
+		return NULL;
+	char *d = kf_arena_strndup(&q->arena, s, strlen(s));
+	if (!d)
+		abort();
+	return d;
+}
+
+static struct kf_conn *coord_conn(struct kf_group *g)
+{
+	return g->coord < 0 ? NULL : kf_cluster_broker(g->cl, g->coord);
+}
+
+/* Send q on conn c; on a refusal the callback runs as for a transport error. */
+static void send_req(struct kf_group *g, struct kf_conn *c, int16_t api, int16_t maxv,
+		     struct greq *q, int timeout_ms, kf_conn_resp_cb *cb)
+{
+	int rc = c ? kf_conn_send(c, api, maxv, &q->r, timeout_ms, cb, q) : KF_ECLOSED;
+	if (rc != KF_OK) {
+		kf_warn(LOGC, "%s: cannot send api %d: %s", g->group, api, kf_strerror(rc));
+		cb(c, rc, -1, NULL, q);
+	}
+}
+
+/* A reply is current when the group still exists and nothing was
+ * abandoned since the request went out. */
+static struct kf_group *current(struct greq *q)
+{
+	struct kf_group *g = q->g;
+	return g && q->epoch == g->epoch ? g : NULL;
+}
+
+static void retry_after(struct kf_group *g, double s)
+{
+	ev_timer_stop(g->loop, &g->retry);
+	ev_timer_set(&g->retry, s, 0.);
+	ev_timer_start(g->loop, &g->retry);
+}
+
+static void backoff(struct kf_group *g)
+{
+	g->backoff = g->backoff <= 0 ? BACKOFF_MIN : g->backoff * 2;
+	if (g->backoff > BACKOFF_MAX)
+		g->backoff = BACKOFF_MAX;
+	retry_after(g, g->backoff);
+}
+
+static void fatal(struct kf_group *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fatal(struct kf_group *g, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kf_err(LOGC, "%s: %s", g->group, msg);
+	g->epoch++;
+	set_state(g, GS_FATAL);
+	ev_timer_stop(g->loop, &g->retry);
+	ev_timer_stop(g->loop, &g->hb);
+	ev_timer_stop(g->loop, &g->revoke);
+	if (g->cb.on_fatal)
+		g->cb.on_fatal(g->opaque, msg);
+}
+
+static bool stopped(const struct kf_group *g)
+{
+	return g->state == GS_DONE || g->state == GS_FATAL || g->state == GS_LEAVING ||
+	       g->state == GS_INIT;
+}
+
+/* The coordinator is unknown: find it again, then carry on. */
+static void rediscover(struct kf_group *g, const char *why)
+{
+	kf_info(LOGC, "%s: coordinator %d unusable (%s), rediscovering", g->group, g->coord, why);
+	g->coord = -1;
+	g->epoch++;
+	g->hb_inflight = false;
+	backoff(g);
+}
+
+/* React to an action for a step of the join flow (JoinGroup, SyncGroup,
+ * OffsetFetch, Heartbeat, a refused commit). */
+static void react(struct kf_group *g, int16_t api, enum kf_group_action a, int err,
+		  int16_t code)
+{
+	const char *what = err ? kf_strerror(err) : kf_kafka_err_name(code);
+	switch (a) {
+	case KF_GA_OK:
+		break;
+	case KF_GA_RETRY_NOW:
+		g->epoch++;
+		advance(g);
+		break;
+	case KF_GA_REJOIN:
+		rejoin(g, what, false);
+		break;
+	case KF_GA_RESET_GEN:
+		g->generation = -1;
+		rejoin(g, what, true);
+		break;
+	case KF_GA_RESET_MEMBER:
+		g->generation = -1;
+		set_str(&g->member_id, "");
+		rejoin(g, what, true);
+		break;
+	case KF_GA_REDISCOVER:
+		rediscover(g, what);
+		break;
+	case KF_GA_BACKOFF:
+		kf_warn(LOGC, "%s: api %d: %s, retrying", g->group, api, what);
+		g->epoch++;
+		backoff(g);
+		break;
+	case KF_GA_FATAL:
+		if (code == 82)
+			fatal(g, "group instance id %s was fenced by another member with the same id "
+				 "(FENCED_INSTANCE_ID)", g->instance_id ? g->instance_id : "");
+		else
+			fatal(g, "api %d failed with %s (%d): cannot continue in group %s", api,
+			      what, code, g->group);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------ assignment */
+
+static void drop_assignment(struct kf_group *g)
+{
+	kf_arena_free(&g->asg_arena);
+	g->tps = NULL;
+	g->ntps = 0;
+	g->owned = false;
+}
+
+/*
+ * Leave the current generation and join again.  An eager protocol revokes
+ * everything first (on_revoke, then wait); lost partitions go to on_lost.
+ */
+static void rejoin(struct kf_group *g, const char *why, bool lost)
+{
+	if (stopped(g))
+		return;
+	kf_info(LOGC, "%s: rejoining (%s)", g->group, why);
+	g->epoch++;
+	ev_timer_stop(g->loop, &g->retry);
+	if (g->state == GS_REVOKING)
+		return; /* already on the way */
+	if (g->owned && lost) {
+		if (g->cb.on_lost)
+			g->cb.on_lost(g->opaque, g->tps, g->ntps);
+		drop_assignment(g);
+	}
+	if (g->owned && g->cb.on_revoke) {
+		set_state(g, GS_REVOKING);
+		ev_timer_set(&g->revoke, g->rebalance_ms / 1000., 0.);
+		ev_timer_start(g->loop, &g->revoke);
+		g->cb.on_revoke(g->opaque, g->tps, g->ntps);
+		return;
+	}
+	drop_assignment(g);
+	set_state(g, GS_JOIN);
+	advance(g);
+}
+
+void kf_group_revoke_done(struct kf_group *g)
+{
+	if (g->state != GS_REVOKING)
+		return;
+	ev_timer_stop(g->loop, &g->revoke);
+	drop_assignment(g);
+	set_state(g, GS_JOIN);
+	advance(g);
+}
+
+static void on_revoke_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_group *g = w->data;
+	(void)loop, (void)revents;
+	kf_warn(LOGC, "%s: revocation not done within rebalance timeout %d ms, joining anyway",
+		g->group, g->rebalance_ms);
+	kf_group_revoke_done(g);
+}
+
+/* ------------------------------------------------------------ FindCoordinator */
+
+static void send_metadata(struct kf_group *g, const char *const *topics, int n,
+			  kf_conn_resp_cb *cb);
+
+static void on_md_brokers(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = q->g;
+	(void)c, (void)ver;
+	greq_free(q);
+	if (!g)
+		return;
+	g->md_inflight = false;
+	if (err) {
+		kf_info(LOGC, "%s: metadata: %s", g->group, kf_strerror(err));
+		backoff(g);
+		return;
+	}
+	kf_cluster_set_brokers(g->cl, resp);
+	if (!coord_conn(g)) {
+		kf_warn(LOGC, "%s: coordinator %d is not in the metadata", g->group, g->coord);
+		g->coord = -1;
+		backoff(g);
+	} else if (!stopped(g)) {
+		advance(g); /* whatever step is current now */
+	}
+}
+
+static void on_coordinator(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	/* Not dropped by epoch: only one is in flight, and whichever step is
+	 * current now needs the coordinator. */
+	struct kf_group *g = q->g;
+	(void)c, (void)ver;
+	if (g)
+		g->coord_inflight = false;
+	if (!g || stopped(g)) {
+		greq_free(q);
+		return;
+	}
+	int16_t code = 0;
+	int32_t node = -1;
+	if (!err) {
+		struct kf_find_coordinator_resp *r = resp;
+		code = r->error_code;
+		node = r->node_id;
+		if (r->coordinators.n > 0) {
+			struct kf_find_coordinator_resp_coordinator *co =
+				&KF_AT(r->coordinators, struct kf_find_coordinator_resp_coordinator, 0);
+			code = co->error_code;
+			node = co->node_id;
+		}
+	}
+	greq_free(q);
+	enum kf_group_action a = kf_group_error_action(KF_API_FIND_COORDINATOR, err, code, is_static(g));
+	if (a == KF_GA_FATAL) {
+		react(g, KF_API_FIND_COORDINATOR, a, err, code);
+		return;
+	}
+	if (a != KF_GA_OK) {
+		kf_info(LOGC, "%s: FindCoordinator: %s, retrying", g->group,
+			err ? kf_strerror(err) : kf_kafka_err_name(code));
+		backoff(g);
+		return;
+	}
+	kf_info(LOGC, "%s: coordinator is node %d", g->group, node);
+	g->coord = node;
+	g->backoff = 0;
+	advance(g);
+}
+
+static void send_coordinator(struct kf_group *g)
+{
+	if (g->coord_inflight)
+		return;
+	struct greq *q = greq_new(g);
+	kf_proto_defaults(kf_api_find_coordinator.req, &q->r.fc);
+	q->r.fc.key = adup(q, g->group);
+	q->r.fc.key_type = 0;
+	q->keys[0] = q->r.fc.key;
+	q->r.fc.coordinator_keys.v = q->keys;
+	q->r.fc.coordinator_keys.n = 1;
+	g->coord_inflight = true;
+	send_req(g, kf_cluster_any(g->cl), KF_API_FIND_COORDINATOR, -1, q, 10000, on_coordinator);
+}
+
+static void send_metadata(struct kf_group *g, const char *const *topics, int n,
+			  kf_conn_resp_cb *cb)
+{
+	struct greq *q = greq_new(g);
+	kf_proto_defaults(kf_api_metadata.req, &q->r.md);
+	struct kf_metadata_req_topic *ts =
+		kf_proto_array_new(kf_api_metadata.req, &q->r.md, "Topics", n, &q->arena);
+	for (int i = 0; i < n; i++)
+		ts[i].name = kf_arena_strndup(&q->arena, topics[i], strlen(topics[i]));
+	q->r.md.allow_auto_topic_creation = 0;
+	send_req(g, kf_cluster_any(g->cl), KF_API_METADATA, -1, q, 10000, cb);
+}
+
+/* ------------------------------------------------------------ JoinGroup */
+
+static void send_sync(struct kf_group *g, const struct kf_consumer_assignment *asg);
+
+/* Encoded ConsumerProtocol bytes copied into arena a. */
+static struct kf_bytes to_arena(struct kf_wr *w, struct kf_arena *a)
+{
+	struct kf_bytes b = { NULL, 0 };
+	if (w->err || !w->len)
+		return b;
+	uint8_t *p = kf_arena_alloc(a, w->len);
+	if (!p)
+		abort();
+	memcpy(p, w->buf, w->len);
+	b.p = p;
+	b.len = (int32_t)w->len;
+	return b;
+}
+
+static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque);
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The leader asks for the metadata of every topic any member subscribes to. */
+static void leader_metadata(struct kf_group *g)
+{
+	const char **ts = NULL;
+	int n = 0, cap = 0;
+	for (int i = 0; i < g->nmembers; i++) {
+		const struct kf_consumer_subscription *s = g->members[i].sub;
+		for (int32_t j = 0; j < s->topics.n; j++) {
+			const char *t = KF_AT(s->topics, char *, j);
+			bool have = false;
+			for (int k = 0; k < n && !have; k++)
+				have = strcmp(ts[k], t) == 0;
+			if (have || !t)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				ts = realloc(ts, (size_t)cap * sizeof(*ts));
+				if (!ts)
+					abort();
+			}
+			ts[n++] = t;
+		}
+	}
+	if (n > 1)
+		qsort(ts, (size_t)n, sizeof(*ts), cmp_str);
+	send_metadata(g, ts, n, on_leader_md);
+	free(ts);
+}
+
+static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = current(q);
+	(void)c, (void)ver;
+	if (!g || g->state != GS_SYNC) {
+		greq_free(q);
+		return;
+	}
+	if (err) {
+		greq_free(q);
+		kf_warn(LOGC, "%s: leader metadata: %s", g->group, kf_strerror(err));
+		g->epoch++;
+		set_state(g, GS_JOIN);
+		backoff(g);
+		return;
+	}
+	struct kf_metadata_resp *md = resp;
+	kf_cluster_set_brokers(g->cl, md);
+	struct kf_arena a;
+	kf_arena_init(&a);
+	struct kf_group_topic *topics = kf_arena_alloc(&a, (size_t)(md->topics.n + 1) * sizeof(*topics));
+	int nt = 0;
+	for (int32_t i = 0; i < md->topics.n; i++) {
+		struct kf_metadata_resp_topic *t = &KF_AT(md->topics, struct kf_metadata_resp_topic, i);
+		if (t->error_code || !t->name || t->partitions.n <= 0)
+			continue;
+		topics[nt].topic = kf_arena_strndup(&a, t->name, strlen(t->name));
+		topics[nt].partitions = t->partitions.n;
+		nt++;
+	}
+	greq_free(q);
+	struct kf_consumer_assignment *out =
+		kf_arena_alloc(&a, (size_t)(g->nmembers + 1) * sizeof(*out));
+	int rc = g->cb.assign ? g->cb.assign(g->opaque, g->protocol, g->members, g->nmembers,
+					     topics, nt, out, &a)
+			      : KF_ERR;
+	if (rc != KF_OK) {
+		kf_err(LOGC, "%s: assignor %s failed: %s", g->group, g->protocol, kf_strerror(rc));
+		kf_arena_free(&a);
+		g->epoch++;
+		set_state(g, GS_JOIN);
+		backoff(g);
+		return;
+	}
+	send_sync(g, out);
+	kf_arena_free(&a);
+}
+
+static void leader_path(struct kf_group *g, const struct kf_join_group_resp *r)
+{
+	kf_arena_free(&g->join_arena);
+	g->members = kf_arena_alloc(&g->join_arena, (size_t)(r->members.n + 1) * sizeof(*g->members));
+	g->nmembers = 0;
+	for (int32_t i = 0; i < r->members.n; i++) {
+		struct kf_join_group_resp_member *m = &KF_AT(r->members, struct kf_join_group_resp_member, i);
+		struct kf_consumer_subscription *s = kf_arena_alloc(&g->join_arena, sizeof(*s));
+		/* Copy the bytes: UserData points into them, and the frame goes away. */
+		uint8_t *p = kf_arena_alloc(&g->join_arena, (size_t)(m->metadata.len > 0 ? m->metadata.len : 1));
+		if (m->metadata.len > 0)
+			memcpy(p, m->metadata.p, (size_t)m->metadata.len);
+		int rc = kf_consumer_subscription_decode(p, m->metadata.len > 0 ? (size_t)m->metadata.len : 0,
+							 &g->join_arena, s, NULL);
+		if (rc != KF_OK) {
+			kf_warn(LOGC, "%s: member %s sent a bad subscription (%s); it gets nothing",
+				g->group, m->member_id, kf_strerror(rc));
+			memset(s, 0, sizeof(*s));
+		}
+		struct kf_group_member *gm = &g->members[g->nmembers++];
+		const char *mid = m->member_id ? m->member_id : "";
+		gm->member_id = kf_arena_strndup(&g->join_arena, mid, strlen(mid));
+		gm->group_instance_id = m->group_instance_id
+			? kf_arena_strndup(&g->join_arena, m->group_instance_id, strlen(m->group_instance_id))
+			: NULL;
+		gm->sub = s;
+	}
+	leader_metadata(g);
+}
+
+static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = current(q);
+	(void)c;
+	if (!g || g->state != GS_JOIN) {
+		greq_free(q);
+		return;
+	}
+	struct kf_join_group_resp *r = resp;
+	int16_t code = err ? 0 : r->error_code;
+	enum kf_group_action a = kf_group_error_action(KF_API_JOIN_GROUP, err, code, is_static(g));
+	if (a == KF_GA_RETRY_NOW) {
+		kf_info(LOGC, "%s: MEMBER_ID_REQUIRED, joining again as %s", g->group, r->member_id);
+		set_str(&g->member_id, r->member_id);
+		greq_free(q);
+		react(g, KF_API_JOIN_GROUP, a, err, code);
+		return;
+	}
+	if (a != KF_GA_OK) {
+		greq_free(q);
+		if (a == KF_GA_REJOIN)
+			a = KF_GA_BACKOFF; /* the join itself is the rejoin: try it again */
+		react(g, KF_API_JOIN_GROUP, a, err, code);
+		return;
+	}
+	set_str(&g->member_id, r->member_id);
+	set_str(&g->protocol, r->protocol_name);
+	set_str(&g->leader, r->leader);
+	g->generation = r->generation_id;
+	g->backoff = 0;
+	g->last_hb_ok = ev_now(g->loop);
+	if (!ev_is_active(&g->hb)) {
+		ev_timer_set(&g->hb, g->hb_ms / 1000., g->hb_ms / 1000.);
+		ev_timer_start(g->loop, &g->hb);
+	}
+	bool leader = strcmp(g->member_id, g->leader) == 0;
+	kf_info(LOGC, "%s: JoinGroup v%d: generation %d, member %s, protocol %s, %s (%d members)",
+		g->group, ver, g->generation, g->member_id, g->protocol,
+		leader ? "leader" : "follower", r->members.n);
+	set_state(g, GS_SYNC);
+	if (leader)
+		leader_path(g, r);
+	greq_free(q);
+	if (!leader)
+		send_sync(g, NULL);
+}
+
+static void send_join(struct kf_group *g)
+{
+	struct greq *q = greq_new(g);
+	struct kf_join_group_req *j = &q->r.join;
+	kf_proto_defaults(kf_api_join_group.req, j);
+	j->group_id = adup(q, g->group);
+	j->session_timeout_ms = g->session_ms;
+	j->rebalance_timeout_ms = g->rebalance_ms;
+	j->member_id = adup(q, g->member_id);
+	j->group_instance_id = adup(q, g->instance_id);
+	j->protocol_type = "consumer";
+	struct kf_join_group_req_protocol *ps =
+		kf_proto_array_new(kf_api_join_group.req, j, "Protocols", g->nprotocols, &q->arena);
+	/* Java writes the subscription in version 3, topics sorted. */
+	struct kf_consumer_subscription sub;
+	memset(&sub, 0, sizeof(sub));
+	sub.topics.v = g->topics;
+	sub.topics.n = g->ntopics;
+	sub.user_data.len = -1;
+	sub.owned_partitions.n = 0;
+	sub.generation_id = -1;
+	struct kf_wr w;
+	kf_wr_init(&w);
+	kf_consumer_subscription_encode(&w, 3, &sub);
+	struct kf_bytes meta = to_arena(&w, &q->arena);
+	kf_wr_free(&w);
+	for (int i = 0; i < g->nprotocols; i++) {
+		ps[i].name = adup(q, g->protocols[i]);
+		ps[i].metadata = meta;
+	}
+	/* The broker holds JoinGroup until the rebalance completes. */
+	struct kf_conn *c = coord_conn(g);
+	kf_debug(LOGC, "%s: JoinGroup as '%s'", g->group, g->member_id);
+	send_req(g, c, KF_API_JOIN_GROUP, -1, q, g->rebalance_ms + 5000, on_join);
+}
+
+/* ------------------------------------------------------------ SyncGroup */
+
+static void send_fetch(struct kf_group *g);
+
+static int take_assignment(struct kf_group *g, const struct kf_bytes *b)
+{
+	drop_assignment(g);
+	if (b->len <= 0)
+		return KF_OK; /* nothing assigned */
+	uint8_t *p = kf_arena_alloc(&g->asg_arena, (size_t)b->len);
+	if (!p)
+		return KF_ENOMEM;
+	memcpy(p, b->p, (size_t)b->len);
+	struct kf_consumer_assignment asg;
+	int rc = kf_consumer_assignment_decode(p, (size_t)b->len, &g->asg_arena, &asg, NULL);
+	if (rc != KF_OK)
+		return rc;
+	int n = 0;
+	for (int32_t i = 0; i < asg.assigned_partitions.n; i++)
+		n += KF_AT(asg.assigned_partitions, struct kf_consumer_topic_partitions, i).partitions.n;
+	g->tps = kf_arena_alloc(&g->asg_arena, (size_t)(n + 1) * sizeof(*g->tps));
+	for (int32_t i = 0; i < asg.assigned_partitions.n; i++) {
+		struct kf_consumer_topic_partitions *tp =
+			&KF_AT(asg.assigned_partitions, struct kf_consumer_topic_partitions, i);
+		for (int32_t j = 0; j < tp->partitions.n; j++) {
+			struct kf_group_tp *t = &g->tps[g->ntps++];
+			t->topic = tp->topic;
+			t->partition = KF_AT(tp->partitions, int32_t, j);
+			t->offset = -1;
+		}
+	}
+	return KF_OK;
+}
+
+static void on_sync(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = current(q);
+	(void)c, (void)ver;
+	if (!g || g->state != GS_SYNC) {
+		greq_free(q);
+		return;
+	}
+	struct kf_sync_group_resp *r = resp;
+	int16_t code = err ? 0 : r->error_code;
+	enum kf_group_action a = kf_group_error_action(KF_API_SYNC_GROUP, err, code, is_static(g));
+	if (a == KF_GA_OK) {
+		int rc = take_assignment(g, &r->assignment);
+		greq_free(q);
+		if (rc != KF_OK) {
+			kf_err(LOGC, "%s: cannot decode our assignment: %s", g->group, kf_strerror(rc));
+			g->epoch++;
+			set_state(g, GS_JOIN);
+			backoff(g);
+			return;
+		}
+		g->cnt.rebalances++;
+		kf_info(LOGC, "%s: SyncGroup: %d partitions in generation %d", g->group, g->ntps,
+			g->generation);
+		set_state(g, GS_FETCH);
+		send_fetch(g);
+		return;
+	}
+	greq_free(q);
+	/* Any failure of SyncGroup means joining again (after finding the
+	 * coordinator or a backoff where needed). */
+	if (a == KF_GA_REDISCOVER || a == KF_GA_BACKOFF)
+		set_state(g, GS_JOIN);
+	react(g, KF_API_SYNC_GROUP, a, err, code);
+}
+
+static void send_sync(struct kf_group *g, const struct kf_consumer_assignment *asg)
+{
+	struct greq *q = greq_new(g);
+	struct kf_sync_group_req *s = &q->r.sync;
+	kf_proto_defaults(kf_api_sync_group.req, s);
+	s->group_id = adup(q, g->group);
+	s->generation_id = g->generation;
+	s->member_id = adup(q, g->member_id);
+	s->group_instance_id = adup(q, g->instance_id);
+	s->protocol_type = "consumer";
+	s->protocol_name = adup(q, g->protocol);
+	if (asg) {
+		struct kf_sync_group_req_assignment *as = kf_proto_array_new(
+			kf_api_sync_group.req, s, "Assignments", g->nmembers, &q->arena);
+		for (int i = 0; i < g->nmembers; i++) {
+			as[i].member_id = kf_arena_strndup(&q->arena, g->members[i].member_id,
+							   strlen(g->members[i].member_id));
+			struct kf_wr w;
+			kf_wr_init(&w);
+			struct kf_consumer_assignment one = asg[i];
+			if (one.user_data.len == 0 && !one.user_data.p)
+				one.user_data.len = -1;
+			kf_consumer_assignment_encode(&w, 3, &one);
+			as[i].assignment = to_arena(&w, &q->arena);
+			kf_wr_free(&w);
+		}
+	}
+	kf_arena_free(&g->join_arena);
+	g->members = NULL;
+	g->nmembers = 0;
+	send_req(g, coord_conn(g), KF_API_SYNC_GROUP, -1, q, g->rebalance_ms + 5000, on_sync);
+}
+
+/* ------------------------------------------------------------ OffsetFetch */
+
+static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = current(q);
+	(void)c, (void)ver;
+	if (!g || g->state != GS_FETCH) {
+		greq_free(q);
+		return;
+	}
+	struct kf_offset_fetch_resp *r = resp;
+	int16_t code = 0;
+	if (!err) {
+		struct kf_array topics = r->topics;
+		code = r->error_code;
+		if (r->groups.n > 0) {
+			struct kf_offset_fetch_resp_group *gr = &KF_AT(r->groups, struct kf_offset_fetch_resp_group, 0);
+			topics = gr->topics;
+			code = gr->error_code;
+		}
+		for (int32_t i = 0; i < topics.n && !code; i++) {
+			struct kf_offset_fetch_resp_topic *t = &KF_AT(topics, struct kf_offset_fetch_resp_topic, i);
+			for (int32_t j = 0; j < t->partitions.n; j++) {
+				struct kf_offset_fetch_resp_partition *p =
+					&KF_AT(t->partitions, struct kf_offset_fetch_resp_partition, j);
+				if (p->error_code) {
+					code = p->error_code;
+					break;
+				}
+				for (int k = 0; k < g->ntps; k++)
+					if (g->tps[k].partition == p->partition_index && t->name &&
+					    strcmp(g->tps[k].topic, t->name) == 0)
+						g->tps[k].offset = p->committed_offset;
+			}
+		}
+	}
+	greq_free(q);
+	enum kf_group_action a = kf_group_error_action(KF_API_OFFSET_FETCH, err, code, is_static(g));
+	if (a == KF_GA_REDISCOVER) {
+		rediscover(g, err ? kf_strerror(err) : kf_kafka_err_name(code)); /* stays in FETCH */
+		return;
+	}
+	if (a != KF_GA_OK) {
+		react(g, KF_API_OFFSET_FETCH, a, err, code);
+		return;
+	}
+	g->backoff = 0;
+	set_state(g, GS_STABLE);
+	g->ever_stable = true;
+	g->owned = true;
+	kf_info(LOGC, "%s: stable in generation %d with %d partitions", g->group, g->generation, g->ntps);
+	if (g->cb.on_assigned)
+		g->cb.on_assigned(g->opaque, g->generation, g->tps, g->ntps);
+}
+
+static void send_fetch(struct kf_group *g)
+{
+	struct greq *q = greq_new(g);
+	struct kf_offset_fetch_req *f = &q->r.of;
+	kf_proto_defaults(kf_api_offset_fetch.req, f);
+	f->group_id = adup(q, g->group);
+	f->require_stable = 1;
+	/* One topic entry per distinct topic, in assignment order. */
+	int nt = 0;
+	const char **names = kf_arena_alloc(&q->arena, (size_t)(g->ntps + 1) * sizeof(*names));
+	for (int i = 0; i < g->ntps; i++) {
+		bool have = false;
+		for (int k = 0; k < nt && !have; k++)
+			have = strcmp(names[k], g->tps[i].topic) == 0;
+		if (!have)
+			names[nt++] = g->tps[i].topic;
+	}
+	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_fetch.req, "Topics");
+	struct kf_offset_fetch_req_topic *ts =
+		kf_proto_array_new(kf_api_offset_fetch.req, f, "Topics", nt, &q->arena);
+	for (int k = 0; k < nt; k++) {
+		ts[k].name = kf_arena_strndup(&q->arena, names[k], strlen(names[k]));
+		int n = 0;
+		for (int i = 0; i < g->ntps; i++)
+			n += strcmp(g->tps[i].topic, names[k]) == 0;
+		int32_t *ps = kf_proto_array_new(ts_s, &ts[k], "PartitionIndexes", n, &q->arena);
+		n = 0;
+		for (int i = 0; i < g->ntps; i++)
+			if (strcmp(g->tps[i].topic, names[k]) == 0)
+				ps[n++] = g->tps[i].partition;
+	}
+	/* v8+ carries the same request as a one-group batch. */
+	struct kf_offset_fetch_req_group *gs =
+		kf_proto_array_new(kf_api_offset_fetch.req, f, "Groups", 1, &q->arena);
+	gs[0].group_id = f->group_id;
+	gs[0].topics = f->topics;
+	if (nt == 0) {
+		on_fetch(NULL, KF_OK, -1, &(struct kf_offset_fetch_resp){ .error_code = 0 }, q);
+		return;
+	}
+	send_req(g, coord_conn(g), KF_API_OFFSET_FETCH, -1, q, 30000, on_fetch);
+}
+
+/* ------------------------------------------------------------ Heartbeat */
+
+static void on_heartbeat(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = q->g;
+	(void)c, (void)ver;
+	if (g)
+		g->hb_inflight = false;
+	if (!g || q->epoch != g->epoch || q->generation != g->generation || stopped(g)) {
+		greq_free(q);
+		return;
+	}
+	greq_free(q);
+	struct kf_heartbeat_resp *r = resp;
+	int16_t code = err ? 0 : r->error_code;
+	enum kf_group_action a = kf_group_error_action(KF_API_HEARTBEAT, err, code, is_static(g));
+	/* The coordinator kept our session alive for any answer that does
+	 * not drop the member: a rebalance (27) may take longer than the
+	 * session timeout while we revoke and rejoin. */
+	if (a == KF_GA_OK || a == KF_GA_REJOIN)
+		g->last_hb_ok = ev_now(g->loop);
+	if (a == KF_GA_OK) {
+		g->cnt.heartbeats++;
+		return;
+	}
+	kf_info(LOGC, "%s: heartbeat: %s", g->group, err ? kf_strerror(err) : kf_kafka_err_name(code));
+	if (a == KF_GA_BACKOFF)
+		return; /* the next tick tries again */
+	/* A rebalance announced while we revoke or join is already handled. */
+	if (a == KF_GA_REJOIN && g->state != GS_STABLE)
+		return;
+	react(g, KF_API_HEARTBEAT, a, err, code);
+}
+
+static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_group *g = w->data;
+	(void)revents;
+	if (stopped(g) || g->generation < 0)
+		return;
+	ev_tstamp now = ev_now(loop);
+	if ((now - g->last_hb_ok) * 1000 > g->session_ms) {
+		kf_warn(LOGC, "%s: no heartbeat succeeded for %.0f ms (session %d ms): out of the group",
+			g->group, (now - g->last_hb_ok) * 1000, g->session_ms);
+		g->generation = -1;
+		g->coord = -1;
+		g->hb_inflight = false;
+		ev_timer_stop(loop, &g->hb);
+		rejoin(g, "session expired", true);
+		return;
+	}
+	if (g->hb_inflight || g->coord < 0)
+		return;
+	if (g->state == GS_STABLE) {
+		if (g->gap_valid) {
+			uint64_t gap = (uint64_t)((now - g->last_hb_send) * 1000 + 0.5);
+			if (gap > g->cnt.heartbeat_max_gap_ms)
+				g->cnt.heartbeat_max_gap_ms = gap;
+		}
+		g->gap_valid = true;
+		g->last_hb_send = now;
+	}
+	struct greq *q = greq_new(g);
+	kf_proto_defaults(kf_api_heartbeat.req, &q->r.hb);
+	q->r.hb.group_id = adup(q, g->group);
+	q->r.hb.generation_id = g->generation;
+	q->r.hb.member_id = adup(q, g->member_id);
+	q->r.hb.group_instance_id = adup(q, g->instance_id);
+	g->hb_inflight = true;
+	send_req(g, coord_conn(g), KF_API_HEARTBEAT, -1, q, g->session_ms, on_heartbeat);
+}
+
+/* ------------------------------------------------------------ driving */
+
+static void advance(struct kf_group *g)
+{
+	if (stopped(g))
+		return;
+	if (g->coord < 0) {
+		send_coordinator(g);
+		return;
+	}
+	if (!coord_conn(g)) {
+		/* Known node, unknown address: the broker table needs metadata. */
+		if (!g->md_inflight) {
+			g->md_inflight = true;
+			send_metadata(g, (const char *const *)g->topics, g->ntopics, on_md_brokers);
+		}
+		return;
+	}
+	switch (g->state) {
+	case GS_JOIN: send_join(g); break;
+	case GS_SYNC: /* a SyncGroup failure goes back to JOIN; nothing to resend */
+		set_state(g, GS_JOIN);
+		send_join(g);
+		break;
+	case GS_FETCH: send_fetch(g); break;
+	default: break; /* stable, revoking: heartbeats carry on */
+	}
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_group *g = w->data;
+	(void)loop, (void)revents;
+	advance(g);
+}
+
+void kf_group_start(struct kf_group *g)
+{
+	if (g->state != GS_INIT)
+		return;
+	set_state(g, GS_JOIN);
+	advance(g);
+}
+
+/* ------------------------------------------------------------ OffsetCommit */
+
+static void commit_done(struct kf_group *g, struct greq *q, int err)
+{
+	if (g) {
+		if (err == KF_OK) {
+			bool bad = false;
+			for (int i = 0; i < q->ntps; i++)
+				bad = bad || q->tps[i].error;
+			if (bad)
+				g->cnt.commit_failures++;
+			else
+				g->cnt.commits++;
+		} else {
+			g->cnt.commit_failures++;
+		}
+	}
+	if (q->cb)
+		q->cb(q->cb_arg, err, q->tps, q->ntps);
+}
+
+static void on_commit(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = q->g;
+	(void)c, (void)ver;
+	int16_t worst = 0;
+	if (!err) {
+		struct kf_offset_commit_resp *r = resp;
+		for (int32_t i = 0; i < r->topics.n; i++) {
+			struct kf_offset_commit_resp_topic *t = &KF_AT(r->topics, struct kf_offset_commit_resp_topic, i);
+			for (int32_t j = 0; j < t->partitions.n; j++) {
+				struct kf_offset_commit_resp_partition *p =
+					&KF_AT(t->partitions, struct kf_offset_commit_resp_partition, j);
+				for (int k = 0; k < q->ntps; k++)
+					if (q->tps[k].partition == p->partition_index && t->name &&
+					    strcmp(q->tps[k].topic, t->name) == 0)
+						q->tps[k].error = p->error_code;
+				if (p->error_code && (!worst || p->error_code == 27 || p->error_code == 22 ||
+						      p->error_code == 25 || p->error_code == 82))
+					worst = p->error_code;
+			}
+		}
+	}
+	enum kf_group_action a = kf_group_error_action(KF_API_OFFSET_COMMIT, err, worst,
+						       g ? is_static(g) : false);
+	bool rebalance = a == KF_GA_REJOIN || a == KF_GA_RESET_GEN || a == KF_GA_RESET_MEMBER;
+	if (rebalance)
+		kf_warn(LOGC, "%s: commit rejected by rebalance (%s)", g ? g->group : "?",
+			kf_kafka_err_name(worst));
+	commit_done(g, q, rebalance ? KF_GROUP_EREBALANCE : err);
+	bool same_gen = g && q->generation == g->generation;
+	greq_free(q);
+	if (!g || stopped(g))
+		return;
+	if (a == KF_GA_REDISCOVER && g->coord >= 0)
+		rediscover(g, err ? kf_strerror(err) : kf_kafka_err_name(worst));
+	else if (rebalance && same_gen && g->state == GS_STABLE)
+		react(g, KF_API_OFFSET_COMMIT, a, err, worst);
+	else if (a == KF_GA_FATAL && same_gen)
+		react(g, KF_API_OFFSET_COMMIT, a, err, worst);
+}
+
+static void on_commit_refused(struct ev_loop *loop, ev_timer *w, int revents);
+
+void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int n,
+		     kf_group_commit_cb *cb, void *arg)
+{
+	struct greq *q = greq_new(g);
+	q->cb = cb;
+	q->cb_arg = arg;
+	q->tps = calloc((size_t)n + 1, sizeof(*q->tps));
+	if (!q->tps)
+		abort();
+	q->ntps = n;
+	for (int i = 0; i < n; i++) {
+		q->tps[i] = offsets[i];
+		q->tps[i].topic = kf_arena_strndup(&q->arena, offsets[i].topic, strlen(offsets[i].topic));
+		q->tps[i].error = 0;
+	}
+	struct kf_conn *c = coord_conn(g);
+	if (!c || g->generation < 0 || stopped(g) || !*g->member_id) {
+		/* Refuse from the loop, never from inside this call. */
+		ev_timer *t = calloc(1, sizeof(*t));
+		if (!t)
+			abort();
+		ev_timer_init(t, on_commit_refused, 0., 0.);
+		t->data = q;
+		q->refuse = t;
+		ev_timer_start(g->loop, t);
+		return;
+	}
+	struct kf_offset_commit_req *oc = &q->r.oc;
+	kf_proto_defaults(kf_api_offset_commit.req, oc);
+	oc->group_id = adup(q, g->group);
+	oc->generation_id_or_member_epoch = g->generation;
+	oc->member_id = adup(q, g->member_id);
+	oc->group_instance_id = adup(q, g->instance_id);
+	oc->retention_time_ms = -1;
+	/* One topic entry per run of equal topic names (callers group them). */
+	int nt = 0;
+	for (int i = 0; i < n; i++)
+		nt += i == 0 || strcmp(q->tps[i].topic, q->tps[i - 1].topic) != 0;
+	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_commit.req, "Topics");
+	struct kf_offset_commit_req_topic *ts =
+		kf_proto_array_new(kf_api_offset_commit.req, oc, "Topics", nt, &q->arena);
+	for (int i = 0, t = -1; i < n; ) {
+		int j = i;
+		while (j < n && strcmp(q->tps[j].topic, q->tps[i].topic) == 0)
+			j++;
+		t++;
+		ts[t].name = (char *)q->tps[i].topic;
+		struct kf_offset_commit_req_partition *ps =
+			kf_proto_array_new(ts_s, &ts[t], "Partitions", j - i, &q->arena);
+		for (int k = i; k < j; k++) {
+			ps[k - i].partition_index = q->tps[k].partition;
+			ps[k - i].committed_offset = q->tps[k].offset;
+			ps[k - i].committed_leader_epoch = -1;
+		}
+		i = j;
+	}
+	send_req(g, c, KF_API_OFFSET_COMMIT, -1, q, 30000, on_commit);
+}
+
+static void on_commit_refused(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct greq *q = w->data;
+	(void)loop, (void)revents;
+	free(w);
+	commit_done(q->g, q, KF_EAGAIN);
+	greq_free(q);
+}
+
+/* ------------------------------------------------------------ LeaveGroup */
+
+static void leave_finish(struct kf_group *g)
+{
+	set_state(g, GS_DONE);
+	ev_timer_stop(g->loop, &g->hb);
+	ev_timer_stop(g->loop, &g->retry);
+	ev_timer_stop(g->loop, &g->revoke);
+	ev_timer_stop(g->loop, &g->leave_t);
+	drop_assignment(g);
+	void (*done)(void *) = g->leave_done;
+	g->leave_done = NULL;
+	if (done)
+		done(g->leave_arg);
+}
+
+static void on_leave(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	struct kf_group *g = q->g;
+	(void)c, (void)ver;
+	greq_free(q);
+	if (!g || g->state != GS_LEAVING)
+		return;
+	struct kf_leave_group_resp *r = resp;
+	kf_info(LOGC, "%s: LeaveGroup: %s", g->group,
+		err ? kf_strerror(err) : kf_kafka_err_name(r->error_code));
+	leave_finish(g);
+}
+
+static void on_leave_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	leave_finish(w->data);
+}
+
+void kf_group_leave(struct kf_group *g, void (*done)(void *arg), void *arg)
+{
+	g->leave_done = done;
+	g->leave_arg = arg;
+	struct kf_conn *c = coord_conn(g);
+	bool send = !is_static(g) && c && *g->member_id && g->state != GS_DONE &&
+		    g->state != GS_FATAL && g->state != GS_INIT;
+	g->epoch++;
+	set_state(g, GS_LEAVING);
+	ev_timer_stop(g->loop, &g->hb);
+	ev_timer_stop(g->loop, &g->retry);
+	ev_timer_stop(g->loop, &g->revoke);
+	if (!send) {
+		ev_timer_set(&g->leave_t, 0., 0.);
+		ev_timer_start(g->loop, &g->leave_t);
+		return;
+	}
+	struct greq *q = greq_new(g);
+	struct kf_leave_group_req *l = &q->r.leave;
+	kf_proto_defaults(kf_api_leave_group.req, l);
+	l->group_id = adup(q, g->group);
+	l->member_id = adup(q, g->member_id);
+	struct kf_leave_group_req_member *ms =
+		kf_proto_array_new(kf_api_leave_group.req, l, "Members", 1, &q->arena);
+	ms[0].member_id = l->member_id;
+	/* Bound the wait: leaving must not hold up a shutdown. */
+	ev_timer_set(&g->leave_t, 5., 0.);
+	ev_timer_start(g->loop, &g->leave_t);
+	send_req(g, c, KF_API_LEAVE_GROUP, -1, q, 5000, on_leave);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static char **copy_list(const char *const *v, int n)
+{
+	char **d = calloc((size_t)n + 1, sizeof(*d));
+	if (!d)
+		abort();
+	for (int i = 0; i < n; i++)
+		d[i] = xstrdup(v[i]);
+	return d;
+}
+
+static void free_list(char **v, int n)
+{
+	for (int i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
+			      const struct kf_group_conf *conf,
+			      const struct kf_group_callbacks *cb, void *opaque)
+{
+	struct kf_group *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->loop = loop;
+	g->cl = cl;
+	g->cb = *cb;
+	g->opaque = opaque;
+	g->group = xstrdup(conf->group);
+	if (conf->group_instance_id && *conf->group_instance_id)
+		g->instance_id = xstrdup(conf->group_instance_id);
+	g->session_ms = conf->session_timeout_ms > 0 ? conf->session_timeout_ms : 45000;
+	g->hb_ms = conf->heartbeat_interval_ms > 0 ? conf->heartbeat_interval_ms : 3000;
+	g->rebalance_ms = conf->rebalance_timeout_ms > 0 ? conf->rebalance_timeout_ms : 300000;
+	static const char *const dflt_protocols[] = { "range" };
+	g->nprotocols = conf->nprotocols > 0 ? conf->nprotocols : 1;
+	g->protocols = copy_list(conf->nprotocols > 0 ? conf->protocols : dflt_protocols,
+				 g->nprotocols);
+	g->ntopics = conf->ntopics;
+	g->topics = copy_list(conf->topics, conf->ntopics);
+	qsort(g->topics, (size_t)g->ntopics, sizeof(char *), cmp_str);
+	g->member_id = xstrdup("");
+	g->protocol = xstrdup("");
+	g->leader = xstrdup("");
+	g->coord = -1;
+	g->generation = -1;
+	kf_arena_init(&g->asg_arena);
+	kf_arena_init(&g->join_arena);
+	ev_init(&g->retry, on_retry);
+	ev_init(&g->hb, on_hb_timer);
+	ev_init(&g->revoke, on_revoke_timeout);
+	ev_init(&g->leave_t, on_leave_timer);
+	g->retry.data = g->hb.data = g->revoke.data = g->leave_t.data = g;
+	return g;
+}
+
+void kf_group_free(struct kf_group *g)
+{
+	if (!g)
+		return;
+	ev_timer_stop(g->loop, &g->retry);
+	ev_timer_stop(g->loop, &g->hb);
+	ev_timer_stop(g->loop, &g->revoke);
+	ev_timer_stop(g->loop, &g->leave_t);
+	/* Requests on a connection end quietly in their callbacks (the
+	 * cluster fails them when freed); a refused commit ends here. */
+	for (struct greq *q = g->reqs, *next; q; q = next) {
+		next = q->next;
+		q->g = NULL;
+		q->cb = NULL;
+		if (q->refuse) {
+			ev_timer_stop(g->loop, q->refuse);
+			free(q->refuse);
+			greq_free(q);
+		}
+	}
+	g->reqs = NULL;
+	kf_arena_free(&g->asg_arena);
+	kf_arena_free(&g->join_arena);
+	free_list(g->protocols, g->nprotocols);
+	free_list(g->topics, g->ntopics);
+	free(g->group);
+	free(g->instance_id);
+	free(g->member_id);
+	free(g->protocol);
+	free(g->leader);
+	free(g);
+}
+
+const char *kf_group_state(const struct kf_group *g)
+{
+	switch (g->state) {
+	case GS_INIT:
+		return "starting";
+	case GS_STABLE:
+		return "stable";
+	case GS_DONE:
+	case GS_FATAL:
+	case GS_LEAVING:
+		return "stopped";
+	default:
+		if (!g->ever_stable)
+			return g->generation < 0 && g->coord < 0 && !*g->member_id ? "starting" : "joining";
+		return "rebalancing";
+	}
+}
+
+const char *kf_group_member_id(const struct kf_group *g) { return g->member_id; }
+int32_t kf_group_generation(const struct kf_group *g) { return g->generation; }
+const char *kf_group_protocol(const struct kf_group *g) { return g->protocol; }
+
+void kf_group_counters(const struct kf_group *g, struct kf_group_counters *out)
+{
+	*out = g->cnt;
+}

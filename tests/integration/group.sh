@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The consumer-group member (supervisor/group.c, driven by group_driver)
+# against devbroker:
+#  1. one member gets all 4 partitions, commits 10,20,30,40, and devbroker's
+#     own consumer reads exactly those back; a second run sees them as the
+#     committed offsets in its assignment;
+#  2. two members split 4 partitions 2/2; one leaves (LeaveGroup) and the
+#     other gets all 4 within a few seconds;
+#  3. two members again; one is killed with SIGKILL and the other gets all
+#     4 after the session timeout (6 s);
+#  4. injected errors: Heartbeat REBALANCE_IN_PROGRESS -> rejoin, stable
+#     again; the coordinator moved -> rediscovered, still stable;
+#     FindCoordinator COORDINATOR_NOT_AVAILABLE twice -> retried, joined;
+#     a revocation that outlasts the rebalance timeout -> joins anyway;
+#  5. a static member (group.instance.id) stops without LeaveGroup.
+# Heartbeat gaps (longest time between two sends while stable, 500 ms
+# interval) are printed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+DRIVER=${GROUP_DRIVER:-$BUILDDIR/tests/integration/group_driver}
+[ -x "$DRIVER" ] || { echo "no group_driver at $DRIVER" >&2; exit 99; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-group.XXXXXX")
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	db_kill
+	if [ -n "${KF_GROUP_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+
+# member NAME GROUP TOPIC [ARGS...]: start a driver in the background; its
+# pid goes to PID_<NAME>, its output to $tmp/NAME.log.
+member() {
+	local name=$1 group=$2 topic=$3
+	shift 3
+	"$DRIVER" -b "$BOOTSTRAP" -g "$group" -t "$topic" -s 6000 -h 500 -r 10000 "$@" \
+		> "$tmp/$name.log" 2>&1 &
+	pids+=($!)
+	printf -v "PID_$name" '%s' $!
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	shift
+	while (($(date +%s%N) / 1000000 < end)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The last assignment line of a member's log.
+last_assigned() { grep '^assigned' "$tmp/$1.log" | tail -1 || true; }
+# has_n NAME N: the member's last assignment holds N partitions.
+has_n() { last_assigned "$1" | grep -q " n=$2 "; }
+parts() { last_assigned "$1" | tr ' ' '\n' | grep '/' | sed 's/@.*//' | sort; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# stop NAME [SIGNAL]: signal the member and wait for it.
+stop() {
+	local pid_var="PID_$1" rc=0
+	kill "-${2:-TERM}" "${!pid_var}" 2>/dev/null || true
+	{ wait "${!pid_var}"; } 2>/dev/null || rc=$?
+	return $rc
+}
+
+show() { echo "--- $1.log"; tail -40 "$tmp/$1.log"; }
+
+db_start 3
+
+# ---------------------------------------------------------------- 1. commit
+db topic gt1 4
+if timeout 60 "$DRIVER" -b "$BOOTSTRAP" -g g1 -t gt1 -c 10,20,30,40 -x 0 > "$tmp/c1.log" 2>&1 &&
+	grep -q '^assigned gen=[0-9]* n=4 ' "$tmp/c1.log" && grep -q '^commit ok n=4' "$tmp/c1.log" &&
+	grep -q '^left' "$tmp/c1.log"; then
+	pass "one member: all 4 partitions, commit ok, left"
+else
+	show c1
+	fail "one member: all 4 partitions, commit ok, left"
+fi
+db committed g1 gt1 0,1,2,3
+if [ "$DB_REPLY" = "ok 10 20 30 40" ]; then
+	pass "devbroker reads the committed offsets: $DB_REPLY"
+else
+	fail "devbroker reads the committed offsets: $DB_REPLY (want ok 10 20 30 40)"
+fi
+if timeout 60 "$DRIVER" -b "$BOOTSTRAP" -g g1 -t gt1 -x 0 > "$tmp/c2.log" 2>&1 &&
+	grep -q '^assigned .* gt1/0@10 gt1/1@20 gt1/2@30 gt1/3@40$' "$tmp/c2.log"; then
+	pass "OffsetFetch on the next join: $(last_assigned c2)"
+else
+	show c2
+	fail "OffsetFetch on the next join"
+fi
+
+# ---------------------------------------------------------------- 2. leave
+db topic gt2 4
+member A g2 gt2 -D 1000
+wait_for 20 has_n A 4 || { show A; fail "member A alone gets 4"; }
+member B g2 gt2
+if wait_for 30 has_n A 2 && wait_for 30 has_n B 2 &&
+	[ "$( (parts A; parts B) | sort -u | wc -l)" -eq 4 ]; then
+	pass "two members split 4 partitions: A [$(parts A | xargs)] B [$(parts B | xargs)]"
+else
+	show A; show B
+	fail "two members split 4 partitions 2/2"
+fi
+t0=$(now_ms)
+if stop B TERM && grep -q '^left' "$tmp/B.log" && wait_for 15 has_n A 4; then
+	pass "B left (LeaveGroup): A has all 4 after $(($(now_ms) - t0)) ms"
+else
+	show A; show B
+	fail "B left: A gets all 4 within 15 s"
+fi
+
+# ---------------------------------------------------------------- 3. kill -9
+member B g2 gt2
+if wait_for 30 has_n A 2 && wait_for 30 has_n B 2; then
+	t0=$(now_ms)
+	stop B KILL || true
+	if wait_for 30 has_n A 4; then
+		ms=$(($(now_ms) - t0))
+		if [ "$ms" -ge 3000 ]; then
+			pass "B killed: A has all 4 after $ms ms (session 6000 ms)"
+		else
+			fail "B killed: A has all 4 after only $ms ms, before the session could expire"
+		fi
+	else
+		show A
+		fail "B killed: A gets all 4 after the session timeout"
+	fi
+else
+	show A; show B
+	fail "B rejoined for the kill test"
+fi
+
+# ---------------------------------------------------------------- 4. errors
+status() {
+	local pid_var="PID_$1"
+	kill -USR1 "${!pid_var}"
+	sleep 0.3
+	grep -A1 '^status' "$tmp/$1.log" | tail -2 | xargs
+}
+n_assigned() { grep -c '^assigned' "$tmp/$1.log" || true; }
+more_assigned() { [ "$(n_assigned "$1")" -gt "$2" ] && has_n "$1" 4; }
+more_assigned_n() { [ "$(n_assigned "$1")" -gt "$2" ] && has_n "$1" "$3"; }
+
+before=$(n_assigned A)
+db errors 12 27 1
+if wait_for 15 more_assigned A "$before" &&
+	grep -q 'heartbeat: REBALANCE_IN_PROGRESS' "$tmp/A.log" &&
+	grep -q 'rejoining (REBALANCE_IN_PROGRESS)' "$tmp/A.log" &&
+	grep -q '^revoke done' "$tmp/A.log"; then
+	sleep 1
+	st=$(status A)
+	case "$st" in
+	*state=stable*) pass "Heartbeat REBALANCE_IN_PROGRESS: rejoined, stable ($st)" ;;
+	*) fail "Heartbeat REBALANCE_IN_PROGRESS: not stable after rejoining ($st)" ;;
+	esac
+else
+	show A
+	fail "Heartbeat REBALANCE_IN_PROGRESS: rejoin"
+fi
+
+old=$(grep -o 'coordinator is node [0-9]*' "$tmp/A.log" | tail -1 | awk '{print $4}')
+new=$((old % 3 + 1))
+db coordinator group g2 "$new"
+moved() {
+	grep -q 'heartbeat: NOT_COORDINATOR' "$tmp/A.log" &&
+		grep -q "coordinator is node $new" "$tmp/A.log"
+}
+if wait_for 15 moved; then
+	sleep 2
+	st=$(status A)
+	hb0=$(echo "$st" | grep -o 'heartbeats=[0-9]*' | cut -d= -f2)
+	sleep 1.5
+	st=$(status A)
+	hb1=$(echo "$st" | grep -o 'heartbeats=[0-9]*' | cut -d= -f2)
+	case "$st" in
+	*state=stable*)
+		if [ "$hb1" -gt "$hb0" ]; then
+			pass "coordinator moved $old -> $new: rediscovered, stable, heartbeats flow ($st)"
+		else
+			fail "coordinator moved: heartbeats stopped ($hb0 -> $hb1)"
+		fi ;;
+	*) fail "coordinator moved: not stable ($st)" ;;
+	esac
+else
+	show A
+	fail "coordinator moved $old -> $new: rediscovered"
+fi
+
+db topic gt3 2
+db errors 10 15 2
+if timeout 60 "$DRIVER" -b "$BOOTSTRAP" -g g3 -t gt3 -x 0 > "$tmp/C.log" 2>&1 &&
+	grep -q '^assigned gen=[0-9]* n=2 ' "$tmp/C.log" &&
+	[ "$(grep -c 'FindCoordinator: COORDINATOR_NOT_AVAILABLE, retrying' "$tmp/C.log")" -eq 2 ]; then
+	pass "FindCoordinator COORDINATOR_NOT_AVAILABLE x2: retried, joined"
+else
+	show C
+	fail "FindCoordinator COORDINATOR_NOT_AVAILABLE x2: retried, joined"
+fi
+
+db errors 11 79 1
+if timeout 60 "$DRIVER" -b "$BOOTSTRAP" -g g3 -t gt3 -x 0 > "$tmp/M.log" 2>&1 &&
+	grep -q 'MEMBER_ID_REQUIRED, joining again' "$tmp/M.log" &&
+	grep -q '^assigned gen=[0-9]* n=2 ' "$tmp/M.log"; then
+	pass "JoinGroup MEMBER_ID_REQUIRED: joined again at once, assigned"
+else
+	show M
+	fail "JoinGroup MEMBER_ID_REQUIRED: joined again"
+fi
+
+# A commit refused by a rebalance is reported, not retried blindly; the
+# member rejoins and its next commit (next assignment) goes through.
+db errors 8 27 1
+if timeout 60 "$DRIVER" -b "$BOOTSTRAP" -g g3 -t gt3 -c 5,6 -x 0 > "$tmp/R.log" 2>&1 &&
+	grep -q '^commit failed rejected by rebalance' "$tmp/R.log" &&
+	grep -q 'rejoining (REBALANCE_IN_PROGRESS)' "$tmp/R.log" &&
+	grep -q '^commit ok n=2' "$tmp/R.log" && db committed g3 gt3 0,1 && [ "$DB_REPLY" = "ok 5 6" ]; then
+	pass "OffsetCommit REBALANCE_IN_PROGRESS: reported as rejected by rebalance, rejoined, committed ($DB_REPLY)"
+else
+	show R
+	fail "OffsetCommit REBALANCE_IN_PROGRESS: rejected, rejoined, committed"
+fi
+
+if stop A TERM && grep -q '^left' "$tmp/A.log"; then
+	pass "A left cleanly: $(grep '^stats' "$tmp/A.log" | tail -1)"
+else
+	show A
+	fail "A left cleanly"
+fi
+
+# FENCED_INSTANCE_ID on a heartbeat is fatal, with a message naming it
+# (the only member left: errors hit the next Heartbeat of any member).
+member F g5 gt3 -i fenced-1
+if wait_for 20 has_n F 2; then
+	db errors 12 82 1
+	rc=0
+	pid_var=PID_F
+	wait_for 10 grep -q '^fatal' "$tmp/F.log" || kill -KILL "${!pid_var}"
+	{ wait "${!pid_var}"; } 2>/dev/null || rc=$?
+	if [ "$rc" -eq 1 ] && grep -q '^fatal .*fenced-1.*FENCED_INSTANCE_ID' "$tmp/F.log"; then
+		pass "Heartbeat FENCED_INSTANCE_ID: fatal ($(grep '^fatal' "$tmp/F.log"))"
+	else
+		show F
+		fail "Heartbeat FENCED_INSTANCE_ID: fatal, exit 1 (rc $rc)"
+	fi
+else
+	show F
+	fail "member F joined"
+fi
+
+# A caller that never finishes revoking: after the rebalance timeout
+# (3 s here) the member joins anyway.
+member T g6 gt3 -r 3000 -D 60000
+if wait_for 20 has_n T 2; then
+	before=$(n_assigned T)
+	db errors 12 27 1
+	if wait_for 20 more_assigned_n T "$before" 2 &&
+		grep -q 'revocation not done within rebalance timeout 3000 ms' "$tmp/T.log"; then
+		pass "revocation past the rebalance timeout: joined anyway, assigned again"
+	else
+		show T
+		fail "revocation past the rebalance timeout: joined anyway"
+	fi
+else
+	show T
+	fail "member T joined"
+fi
+stop T TERM || true
+
+# ---------------------------------------------------------------- 5. static
+db topic gt4 2
+member S g4 gt4 -i static-1
+if wait_for 20 has_n S 2 && stop S TERM && grep -q '^left' "$tmp/S.log" &&
+	! grep -q 'LeaveGroup' "$tmp/S.log"; then
+	pass "static member: joined with an instance id, stopped without LeaveGroup"
+else
+	show S
+	fail "static member: stopped without LeaveGroup"
+fi
+
+echo "heartbeat gaps (interval 500 ms):"
+grep -h '^stats' "$tmp"/*.log | grep -o 'heartbeat_max_gap_ms=[0-9]*' | sort -t= -k2 -n | tail -3
+
+db_stop
+summary
