@@ -13,6 +13,18 @@ DEVBROKER=${DEVBROKER:-$BUILDDIR/tests/devbroker/devbroker}
 PASSED=0
 FAILED=0
 
+# Cleanups run at exit, last registered first: tests call at_exit instead of
+# setting their own EXIT trap (db_start registers db_kill this way).
+EXIT_HOOKS=()
+at_exit() { EXIT_HOOKS=("$1" "${EXIT_HOOKS[@]}"); }
+run_exit_hooks() {
+	local h
+	for h in "${EXIT_HOOKS[@]}"; do
+		$h || true
+	done
+}
+trap run_exit_hooks EXIT
+
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
 summary() {
@@ -22,10 +34,12 @@ summary() {
 
 db_start() {
 	[ -x "$DEVBROKER" ] || { echo "no devbroker at $DEVBROKER" >&2; exit 99; }
-	coproc DB { exec "$DEVBROKER" -b "${1:-3}"; }
+	# DEVBROKER_WRAP runs it under a wrapper, e.g. "ip netns exec NS".
+	# shellcheck disable=SC2086
+	coproc DB { exec ${DEVBROKER_WRAP:-} "$DEVBROKER" -b "${1:-3}"; }
 	# bash unsets DB_PID when the coprocess ends: keep our own copy.
 	DEVBROKER_PID=$DB_PID
-	trap 'db_kill' EXIT
+	at_exit db_kill
 	if ! read -r -t 20 BOOTSTRAP <&"${DB[0]}"; then
 		echo "devbroker did not print its bootstrap list" >&2
 		exit 99

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "tls.h"
 #include "cluster.h"
 #include "log.h"
 #include "proto_msgs.h"
@@ -543,19 +544,21 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 static void usage(void)
 {
 	fprintf(stderr, "usage: kf_probe -b BOOTSTRAP [-g GROUP] [-w SECONDS] [-m FETCH_MAX_VERSION] "
-			"[-v] -t TOPIC[:none|seq|mod:N] ...\n");
+			"[-T CA_FILE] [-v] -t TOPIC[:none|seq|mod:N] ...\n"
+			"  -T: connect over TLS, verifying the brokers against CA_FILE\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *bootstrap = NULL;
+	const char *bootstrap = NULL, *ca_file = NULL;
 	double wait = 60;
 	int opt;
 	P.group = "kf-probe";
 	P.fetch_max_ver = 12;
-	while ((opt = getopt(argc, argv, "b:g:w:m:t:v")) != -1) {
+	while ((opt = getopt(argc, argv, "b:g:w:m:t:T:v")) != -1) {
 		switch (opt) {
+		case 'T': ca_file = optarg; break;
 		case 'b': bootstrap = optarg; break;
 		case 'g': P.group = optarg; break;
 		case 'w': wait = atof(optarg); break;
@@ -595,6 +598,15 @@ int main(int argc, char **argv)
 				      .conn = { .client_id = "kf_probe", .connect_timeout_ms = 3000,
 						.request_timeout_ms = 10000, .backoff_min_ms = 50,
 						.backoff_max_ms = 1000 } };
+	struct kf_tls *tls = NULL;
+	if (ca_file) {
+		struct kf_tls_conf tc = { .ca_file = ca_file, .verify_peer = true };
+		if (!(tls = kf_tls_new(&tc, err, sizeof(err)))) {
+			fprintf(stderr, "kf_probe: %s\n", err);
+			return 2;
+		}
+		co.conn.transport = kf_tls_transport(tls);
+	}
 	P.cl = kf_cluster_new(P.loop, P.res, &co, err, sizeof(err));
 	if (!P.cl) {
 		fprintf(stderr, "kf_probe: %s\n", err);
@@ -629,6 +641,8 @@ int main(int argc, char **argv)
 	printf("probe: %s, %" PRId64 " records, %d retries\n", P.failed ? "FAILED" : "ok", total,
 	       P.retries);
 	kf_cluster_free(P.cl);
+	if (tls)
+		kf_tls_free(tls);
 	kf_resolver_free(P.res);
 	kf_arena_free(&P.req_arena);
 	kf_batch_iter_free(&P.it);
