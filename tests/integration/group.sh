@@ -29,10 +29,9 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	db_kill
 	if [ -n "${KF_GROUP_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # member NAME GROUP TOPIC [ARGS...]: start a driver in the background; its
 # pid goes to PID_<NAME>, its output to $tmp/NAME.log.
