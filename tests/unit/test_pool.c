@@ -575,6 +575,8 @@ START_TEST(test_stall_exec)
 	struct kf_pool_worker_status st;
 	kf_pool_worker_status(p, 0, &st);
 	ck_assert_uint_eq(st.stalls, 2);
+	pid_t pid = st.pid;
+	finish(c, &pid, 1);
 	/* The last command the silent script started is gone with its worker. */
 	FILE *f = fopen(pidfile, "r");
 	ck_assert_ptr_nonnull(f);
@@ -582,8 +584,6 @@ START_TEST(test_stall_exec)
 	ck_assert_int_eq(fscanf(f, "%d", &cmd), 1);
 	fclose(f);
 	unlink(pidfile);
-	pid_t pid = st.pid;
-	finish(c, &pid, 1);
 	for (int i = 0; i < 100 && kill(cmd, 0) == 0; i++)
 		usleep(20000);
 	ck_assert_msg(kill(cmd, 0) == -1, "command pid %d outlived its workers", cmd);
