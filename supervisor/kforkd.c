@@ -1,0 +1,985 @@
+/*
+ * kforkd: the supervisor's main.  Wires the modules together on the
+ * default libev loop:
+ *
+ *   config -> cluster (TLS/SASL) -> group (assignor) -> on_assigned ->
+ *   tracker slot + fetcher -> on_record -> dispatch -> pool ring ->
+ *   worker -> ack -> tracker -> commit timer -> OffsetCommit.
+ *
+ * A partition slot is the same small integer in the fetcher, the tracker,
+ * the dispatcher and the ring records.  Back-pressure: a record that finds
+ * no room (tracker window, dispatcher move, ring or byte budget) answers
+ * KF_EAGAIN, the fetcher pauses the partition at that record, and the next
+ * batch of acks (pool on_room) resumes it.
+ *
+ * Not here yet: control socket, status JSON, reload (SIGHUP), -d/-p.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "assignor.h"
+#include "cluster.h"
+#include "dispatch.h"
+#include "err.h"
+#include "fetcher.h"
+#include "group.h"
+#include "kfconfig.h"
+#include "log.h"
+#include "pool.h"
+#include "resolve.h"
+#include "sasl.h"
+#include "tls.h"
+#include "tracker.h"
+
+#define COMP "kforkd"
+/* Per-partition tracker window: bounds memory when one record is stuck
+ * while later ones flow (9 bytes an entry). */
+#define TRACKER_WINDOW (1u << 18)
+/* How often a partition waiting for its reset offset asks again. */
+#define RESET_RETRY_S 0.25
+/* After the drain, commit and LeaveGroup get this long before we stop. */
+#define FINAL_GRACE_S 10.0
+
+struct part {
+	bool used;
+	bool blocked;       /* the fetcher paused it on KF_EAGAIN */
+	bool resetting;     /* waiting for ListOffsets */
+	bool stopped;       /* paused for good (error); needs an operator */
+	bool revoking;      /* unassigned, draining before revoke_done */
+	char *topic;
+	uint32_t topic_idx;
+	int32_t partition;
+	int64_t committed;  /* last offset committed (or found committed) */
+};
+
+/* The daemon's life; only ever moves forward. */
+enum phase {
+	PH_RUN = 0,     /* consuming (joining, stable or rebalancing) */
+	PH_DRAIN,       /* signal: fetching stopped, waiting for acks */
+	PH_FINAL,       /* final commit and LeaveGroup under way */
+	PH_DONE,        /* workers reaped: the loop ends */
+};
+
+static struct {
+	struct kf_config cfg;
+	struct ev_loop *loop;
+	struct kf_resolver *res;
+	struct kf_cluster *cl;
+	struct kf_tls *tls;
+	struct kf_sasl *sasl;
+	struct kf_group *g;
+	struct kf_fetcher *f;
+	struct kf_pool *pool;
+	struct kf_dispatch *d;
+	struct kf_tracker *t;
+	enum kf_tracker_fail on_failure;
+
+	struct part *parts;
+	uint32_t nparts;
+
+	bool commit_busy;
+	bool revoke_busy;       /* on_revoke is draining */
+	bool revoke_committing;
+	enum phase phase;
+	int exit_code;
+
+	ev_timer commit_t, reset_t, revoke_t, drain_t, final_t;
+	ev_signal sterm, sint;
+} D;
+
+static const char *const phase_names[] = { "running", "draining", "final", "done" };
+
+static void set_phase(enum phase ph)
+{
+	kf_debug(COMP, "%s -> %s", phase_names[D.phase], phase_names[ph]);
+	D.phase = ph;
+}
+
+/* ------------------------------------------------------------ slots */
+
+static struct part *slot_part(uint32_t slot)
+{
+	return slot < D.nparts && D.parts[slot].used ? &D.parts[slot] : NULL;
+}
+
+static int slot_find(const char *topic, int32_t partition)
+{
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].partition == partition &&
+		    strcmp(D.parts[i].topic, topic) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A free slot whose old records are all acked (a lost partition's acks
+ * may still come, and the dispatcher counts them per slot). */
+static int slot_alloc(void)
+{
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (!D.parts[i].used && kf_dispatch_slot_inflight(D.d, i) == 0)
+			return (int)i;
+	uint32_t n = D.nparts ? D.nparts * 2 : 16;
+	struct part *p = realloc(D.parts, n * sizeof(*p));
+	if (!p)
+		return -1;
+	memset(p + D.nparts, 0, (n - D.nparts) * sizeof(*p));
+	D.parts = p;
+	uint32_t i = D.nparts;
+	D.nparts = n;
+	return (int)i;
+}
+
+static void slot_release(uint32_t slot)
+{
+	struct part *p = slot_part(slot);
+	if (!p)
+		return;
+	kf_fetcher_unassign(D.f, slot);
+	kf_tracker_release(D.t, slot);
+	kf_dispatch_slot_remove(D.d, slot);
+	free(p->topic);
+	memset(p, 0, sizeof(*p));
+}
+
+static uint32_t topic_index(const char *topic)
+{
+	for (int i = 0; i < D.cfg.kafka.n_topics; i++)
+		if (strcmp(D.cfg.kafka.topics[i], topic) == 0)
+			return (uint32_t)i;
+	return 0;
+}
+
+/* Resume the partitions the fetcher paused for lack of room. */
+static void resume_blocked(void)
+{
+	if (D.phase != PH_RUN)
+		return;     /* shutdown unassigned them all */
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		struct part *p = &D.parts[i];
+		if (!p->used || !p->blocked || p->stopped || p->resetting || p->revoking)
+			continue;
+		p->blocked = false;
+		kf_fetcher_resume(D.f, i);
+	}
+}
+
+/* ------------------------------------------------------------ commits */
+
+/* The slots' commit points that moved since their last commit, into tps
+ * (room for D.nparts); only the revoked ones when only_revoking.  The
+ * topic pointers stay the slots' (kf_group_commit copies them). */
+static int collect_commits(struct kf_group_tp *tps, bool only_revoking)
+{
+	int n = 0;
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		struct part *p = &D.parts[i];
+		if (!p->used || (only_revoking && !p->revoking))
+			continue;
+		int64_t cp = kf_tracker_commit_point(D.t, i);
+		if (cp < 0 || cp == p->committed)
+			continue;
+		tps[n++] = (struct kf_group_tp){ .topic = p->topic, .partition = p->partition,
+						 .offset = cp };
+	}
+	return n;
+}
+
+static void note_committed(int err, const struct kf_group_tp *tps, int n)
+{
+	if (err != KF_OK) {
+		kf_warn(COMP, "commit of %d partitions failed: %s", n,
+			err == KF_GROUP_EREBALANCE ? "group is rebalancing" : kf_strerror(err));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (tps[i].error) {
+			kf_warn(COMP, "commit %s/%d at %" PRId64 ": %s", tps[i].topic,
+				tps[i].partition, tps[i].offset, kf_kafka_err_name(tps[i].error));
+			continue;
+		}
+		int s = slot_find(tps[i].topic, tps[i].partition);
+		if (s >= 0 && D.parts[s].committed < tps[i].offset)
+			D.parts[s].committed = tps[i].offset;
+		kf_debug(COMP, "committed %s/%d at %" PRId64, tps[i].topic, tps[i].partition,
+			 tps[i].offset);
+	}
+}
+
+static void on_periodic_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+{
+	(void)arg;
+	D.commit_busy = false;
+	note_committed(err, tps, n);
+}
+
+static void revoke_check(void);
+static void check_drained(void);
+
+static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	/* Safety nets: acks (on_room) normally do these. */
+	resume_blocked();
+	revoke_check();
+	check_drained();
+	if (D.commit_busy || D.phase != PH_RUN || strcmp(kf_group_state(D.g), "stable") != 0)
+		return;
+	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
+	if (!tps)
+		return;
+	int n = collect_commits(tps, false);
+	if (n > 0) {
+		D.commit_busy = true;
+		kf_group_commit(D.g, tps, n, on_periodic_commit, NULL);
+	}
+	free(tps);
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+static void on_pool_stopped(struct kf_pool *pool, void *opaque)
+{
+	(void)pool, (void)opaque;
+	set_phase(PH_DONE);
+	ev_break(D.loop, EVBREAK_ALL);
+}
+
+static void stop_pool(void)
+{
+	if (D.phase == PH_DONE)
+		return;
+	ev_timer_stop(D.loop, &D.final_t);
+	kf_info(COMP, "stopping workers");
+	kf_pool_stop(D.pool, -1);
+}
+
+static void on_left(void *arg)
+{
+	(void)arg;
+	kf_info(COMP, "left the group");
+	stop_pool();
+}
+
+static void on_final_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+{
+	(void)arg;
+	note_committed(err, tps, n);
+	kf_group_leave(D.g, on_left, NULL);
+}
+
+static void final_commit(void)
+{
+	if (D.phase != PH_DRAIN)
+		return;
+	set_phase(PH_FINAL);
+	ev_timer_stop(D.loop, &D.drain_t);
+	ev_timer_set(&D.final_t, FINAL_GRACE_S, 0.);
+	ev_timer_start(D.loop, &D.final_t);
+	uint64_t left = kf_tracker_total_inflight(D.t);
+	if (left)
+		kf_warn(COMP, "shutdown timeout: %" PRIu64 " records still in flight", left);
+	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
+	int n = tps ? collect_commits(tps, false) : 0;
+	kf_info(COMP, "final commit of %d partitions", n);
+	if (n > 0)
+		kf_group_commit(D.g, tps, n, on_final_commit, NULL);
+	else
+		kf_group_leave(D.g, on_left, NULL);
+	free(tps);
+}
+
+static void on_final_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	kf_warn(COMP, "commit and LeaveGroup did not finish in time");
+	stop_pool();
+}
+
+static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	final_commit();
+}
+
+static void check_drained(void)
+{
+	if (D.phase == PH_DRAIN && kf_tracker_total_inflight(D.t) == 0)
+		final_commit();
+}
+
+static void shutdown_begin(const char *why)
+{
+	if (D.phase != PH_RUN) {
+		kf_info(COMP, "%s: already shutting down", why);
+		return;
+	}
+	kf_info(COMP, "%s: draining (up to %d ms)", why, D.cfg.workers.shutdown_timeout_ms);
+	set_phase(PH_DRAIN);
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used)
+			kf_fetcher_unassign(D.f, i);
+	ev_timer_set(&D.drain_t, D.cfg.workers.shutdown_timeout_ms / 1000., 0.);
+	ev_timer_start(D.loop, &D.drain_t);
+	check_drained();
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop, (void)revents;
+	shutdown_begin(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ------------------------------------------------------------ fetcher */
+
+static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, const char *topic,
+		     int32_t partition)
+{
+	(void)opaque, (void)topic;
+	struct part *p = slot_part(slot);
+	if (!p || p->revoking || D.phase != PH_RUN)
+		return KF_EAGAIN;
+	if (kf_tracker_full(D.t, slot)) {
+		p->blocked = true;
+		return KF_EAGAIN;
+	}
+	int w = kf_dispatch_pick(D.d, slot, r->key, r->key_len);
+	if (w < 0) {
+		p->blocked = true;
+		return KF_EAGAIN;
+	}
+	struct kf_ring_rec rec = {
+		.slot = slot, .topic = p->topic_idx, .partition = partition,
+		.offset = r->offset, .timestamp = r->timestamp,
+		.key = r->key, .key_len = r->key_len,
+		.value = r->value, .value_len = r->value_len,
+		.headers = r->headers, .headers_len = (uint32_t)r->headers_len,
+		.header_count = r->header_count,
+	};
+	int rc = kf_pool_push(D.pool, w, &rec);
+	if (rc == KF_EAGAIN) {
+		p->blocked = true;
+		return KF_EAGAIN;
+	}
+	if (rc != KF_OK) {
+		kf_err(COMP, "%s/%d offset %" PRId64 ": cannot hand the record to worker %d (%s);"
+		       " partition stopped", p->topic, partition, r->offset, w, kf_strerror(rc));
+		p->stopped = true;
+		return KF_EAGAIN;
+	}
+	rc = kf_tracker_dispatched(D.t, slot, r->offset);
+	if (rc != KF_OK)
+		kf_err(COMP, "%s/%d offset %" PRId64 ": tracker refused it: %s", p->topic,
+		       partition, r->offset, kf_strerror(rc));
+	kf_dispatch_sent(D.d, slot, w);
+	return KF_OK;
+}
+
+static void on_skip(void *opaque, uint32_t slot, int64_t next_offset)
+{
+	(void)opaque;
+	if (slot_part(slot))
+		kf_tracker_skip_to(D.t, slot, next_offset);
+}
+
+static void start_reset(uint32_t slot);
+
+static void on_out_of_range(void *opaque, uint32_t slot, int64_t position)
+{
+	(void)opaque;
+	struct part *p = slot_part(slot);
+	if (!p)
+		return;
+	kf_warn(COMP, "%s/%d: offset %" PRId64 " is out of range", p->topic, p->partition,
+		position);
+	kf_fetcher_pause(D.f, slot);
+	start_reset(slot);
+}
+
+static void on_fetch_error(void *opaque, uint32_t slot, const char *msg)
+{
+	(void)opaque;
+	struct part *p = slot_part(slot);
+	if (!p)
+		return;
+	kf_err(COMP, "%s/%d: %s; partition paused", p->topic, p->partition, msg);
+	p->stopped = true;
+}
+
+/* ------------------------------------------------------------ offset reset */
+
+static void on_list(void *arg, uint32_t slot, int err, int16_t code, int64_t offset)
+{
+	(void)arg;
+	struct part *p = slot_part(slot);
+	if (!p || !p->resetting)
+		return;
+	if (err != KF_OK || code != 0 || offset < 0) {
+		kf_debug(COMP, "%s/%d: ListOffsets: %s/%s; retrying", p->topic, p->partition,
+			 kf_strerror(err), kf_kafka_err_name(code));
+		return;   /* the reset timer asks again */
+	}
+	p->resetting = false;
+	kf_info(COMP, "%s/%d: starting at %s offset %" PRId64, p->topic, p->partition,
+		kf_cfg_offset_reset_name(D.cfg.kafka.auto_offset_reset), offset);
+	kf_fetcher_seek(D.f, slot, offset);
+	kf_tracker_reset(D.t, slot, offset);
+	if (!p->stopped)
+		kf_fetcher_resume(D.f, slot);
+}
+
+static void ask_offset(uint32_t slot)
+{
+	int64_t ts = D.cfg.kafka.auto_offset_reset == KF_CFG_RESET_LATEST ? -1 : -2;
+	kf_fetcher_list_offsets(D.f, slot, ts, on_list, NULL);
+}
+
+static void start_reset(uint32_t slot)
+{
+	struct part *p = slot_part(slot);
+	if (D.cfg.kafka.auto_offset_reset == KF_CFG_RESET_ERROR) {
+		kf_err(COMP, "%s/%d: no valid committed offset and auto_offset_reset = \"error\";"
+		       " partition stopped", p->topic, p->partition);
+		p->stopped = true;
+		return;
+	}
+	p->resetting = true;
+	ask_offset(slot);
+	if (!ev_is_active(&D.reset_t))
+		ev_timer_again(D.loop, &D.reset_t);
+}
+
+static void on_reset_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	bool any = false;
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].resetting) {
+			ask_offset(i);
+			any = true;
+		}
+	if (!any)
+		ev_timer_stop(loop, w);
+}
+
+/* ------------------------------------------------------------ pool */
+
+static void on_ack(struct kf_pool *pool, int worker, const struct kf_ring_ack *ack, void *opaque)
+{
+	(void)pool, (void)opaque;
+	uint32_t slot = ack->slot;
+	kf_dispatch_acked(D.d, slot, worker);
+	struct part *p = slot_part(slot);
+	if (!p)
+		return;     /* a lost partition's late ack */
+	if (ack->status == KF_ACK_OK) {
+		kf_tracker_done(D.t, slot, ack->offset);
+	} else {
+		kf_warn(COMP, "%s/%d offset %" PRId64 " failed after %u attempts: %s", p->topic,
+			p->partition, ack->offset, ack->attempts, ack->reason ? ack->reason : "");
+		if (kf_tracker_failed(D.t, slot, ack->offset, D.on_failure) == KF_OK &&
+		    D.on_failure == KF_TRACKER_FAIL_PAUSE && !p->stopped) {
+			kf_err(COMP, "%s/%d paused at failed offset %" PRId64
+			       " (workers.on_failure = \"pause\")", p->topic, p->partition,
+			       ack->offset);
+			p->stopped = true;
+			kf_fetcher_pause(D.f, slot);
+		}
+	}
+}
+
+static void on_room(struct kf_pool *pool, int worker, void *opaque)
+{
+	(void)pool, (void)worker, (void)opaque;
+	resume_blocked();
+	revoke_check();
+	check_drained();
+}
+
+/*
+ * In a freshly forked worker: close the supervisor's sockets (broker
+ * connections, resolver), so a worker respawned mid-run does not keep a
+ * connection open after the supervisor closed its end.  stdin, stdout and
+ * stderr stay (stderr may well be a journal socket); the ring's memfd and
+ * eventfds are not sockets.
+ */
+static void on_child(struct kf_pool *pool, int worker, void *opaque)
+{
+	(void)pool, (void)worker, (void)opaque;
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return;
+	int dfd = dirfd(dir);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		int fd = atoi(de->d_name);
+		struct stat st;
+		if (fd > 2 && fd != dfd && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			close(fd);
+	}
+	closedir(dir);
+}
+
+static void on_workers_lost(struct kf_pool *pool, int worker, uint64_t records, void *opaque)
+{
+	(void)pool, (void)opaque;
+	kf_err(COMP, "worker %d lost %" PRIu64 " records with a broken ring: refetching its"
+	       " partitions from their commit points", worker, records);
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		struct part *p = &D.parts[i];
+		if (!p->used || p->revoking || p->resetting)
+			continue;
+		int64_t cp = kf_tracker_commit_point(D.t, i);
+		if (cp < 0 || kf_dispatch_slot_worker(D.d, i) != worker)
+			continue;
+		kf_dispatch_slot_reset(D.d, i);
+		kf_tracker_reset(D.t, i, cp);
+		kf_fetcher_seek(D.f, i, cp);
+	}
+}
+
+/* ------------------------------------------------------------ group */
+
+static const struct kf_group_topic *A_topics;
+static int A_ntopics;
+
+static int32_t assign_partitions(void *arg, const char *topic)
+{
+	(void)arg;
+	for (int i = 0; i < A_ntopics; i++)
+		if (strcmp(A_topics[i].topic, topic) == 0)
+			return A_topics[i].partitions;
+	return 0;
+}
+
+static int on_assign(void *opaque, const char *protocol, const struct kf_group_member *members,
+		     int nmembers, const struct kf_group_topic *topics, int ntopics,
+		     struct kf_consumer_assignment *out, struct kf_arena *a)
+{
+	(void)opaque;
+	enum kf_assignor_id id;
+	if (kf_assignor_lookup(protocol, &id) != KF_OK) {
+		kf_err(COMP, "coordinator chose assignor \"%s\", which kforkd does not know",
+		       protocol);
+		return KF_EUNSUPP;
+	}
+	struct kf_assignor_member *m = calloc((size_t)nmembers + 1, sizeof(*m));
+	if (!m)
+		return KF_ENOMEM;
+	for (int i = 0; i < nmembers; i++)
+		m[i] = (struct kf_assignor_member){ .member_id = members[i].member_id,
+						    .group_instance_id = members[i].group_instance_id,
+						    .sub = members[i].sub };
+	A_topics = topics;
+	A_ntopics = ntopics;
+	int rc = kf_assignor_assign(id, m, (size_t)nmembers, assign_partitions, NULL, a, out);
+	free(m);
+	kf_info(COMP, "leader: assigned %d topics to %d members with %s", ntopics, nmembers,
+		protocol);
+	return rc;
+}
+
+static void assign_one(const struct kf_group_tp *tp)
+{
+	if (slot_find(tp->topic, tp->partition) >= 0) {
+		kf_warn(COMP, "%s/%d assigned twice", tp->topic, tp->partition);
+		return;
+	}
+	int s = slot_alloc();
+	char *topic = strdup(tp->topic);
+	if (s < 0 || !topic) {
+		free(topic);
+		kf_err(COMP, "%s/%d: out of memory", tp->topic, tp->partition);
+		return;
+	}
+	struct part *p = &D.parts[s];
+	*p = (struct part){ .used = true, .topic = topic, .topic_idx = topic_index(tp->topic),
+			    .partition = tp->partition, .committed = tp->offset };
+	uint32_t slot = (uint32_t)s;
+	int64_t start = tp->offset >= 0 ? tp->offset : 0;
+	int rc = kf_fetcher_assign(D.f, topic, tp->partition, slot, start);
+	if (rc != KF_OK) {
+		kf_err(COMP, "%s/%d: cannot fetch: %s", topic, tp->partition, kf_strerror(rc));
+		p->stopped = true;
+		return;
+	}
+	if (tp->offset >= 0) {
+		kf_tracker_reset(D.t, slot, tp->offset);
+		kf_info(COMP, "%s/%d: starting at committed offset %" PRId64, topic,
+			tp->partition, tp->offset);
+		return;
+	}
+	kf_fetcher_pause(D.f, slot);
+	start_reset(slot);
+}
+
+static void on_assigned(void *opaque, int32_t generation, const struct kf_group_tp *tps, int n)
+{
+	(void)opaque;
+	kf_info(COMP, "generation %d: %d partitions assigned", generation, n);
+	if (D.phase != PH_RUN)
+		return;
+	for (int i = 0; i < n; i++)
+		assign_one(&tps[i]);
+}
+
+static void revoke_finish(void)
+{
+	ev_timer_stop(D.loop, &D.revoke_t);
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].revoking)
+			slot_release(i);
+	D.revoke_busy = false;
+	D.revoke_committing = false;
+	kf_group_revoke_done(D.g);
+}
+
+static void on_revoke_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+{
+	(void)arg;
+	note_committed(err, tps, n);
+	if (D.revoke_busy)
+		revoke_finish();
+}
+
+static void revoke_commit(void)
+{
+	if (!D.revoke_busy || D.revoke_committing)
+		return;
+	D.revoke_committing = true;
+	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
+	int n = tps ? collect_commits(tps, true) : 0;
+	if (n > 0)
+		kf_group_commit(D.g, tps, n, on_revoke_commit, NULL);
+	else
+		revoke_finish();
+	free(tps);
+}
+
+static void revoke_check(void)
+{
+	if (!D.revoke_busy || D.revoke_committing)
+		return;
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].revoking && kf_tracker_inflight(D.t, i) > 0)
+			return;
+	revoke_commit();
+}
+
+static void on_revoke_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	kf_warn(COMP, "revocation: records still in flight after rebalance_timeout_ms;"
+		" committing what is done");
+	revoke_commit();
+}
+
+static void on_revoke(void *opaque, const struct kf_group_tp *tps, int n)
+{
+	(void)opaque;
+	kf_info(COMP, "%d partitions revoked: draining", n);
+	for (int i = 0; i < n; i++) {
+		int s = slot_find(tps[i].topic, tps[i].partition);
+		if (s < 0)
+			continue;
+		D.parts[s].revoking = true;
+		kf_fetcher_unassign(D.f, (uint32_t)s);
+	}
+	D.revoke_busy = true;
+	D.revoke_committing = false;
+	ev_timer_set(&D.revoke_t, D.cfg.kafka.rebalance_timeout_ms / 1000., 0.);
+	ev_timer_start(D.loop, &D.revoke_t);
+	revoke_check();
+}
+
+static void on_lost(void *opaque, const struct kf_group_tp *tps, int n)
+{
+	(void)opaque;
+	kf_warn(COMP, "%d partitions lost: dropping them without a commit", n);
+	for (int i = 0; i < n; i++) {
+		int s = slot_find(tps[i].topic, tps[i].partition);
+		if (s >= 0)
+			slot_release((uint32_t)s);
+	}
+}
+
+static void on_fatal(void *opaque, const char *msg)
+{
+	(void)opaque;
+	kf_err(COMP, "group: %s", msg);
+	D.exit_code = 1;
+	shutdown_begin("fatal group error");
+}
+
+/* ------------------------------------------------------------ start-up */
+
+static int setup_cluster(char *err, size_t errlen)
+{
+	const struct kf_config_security *sec = &D.cfg.kafka.security;
+	struct kf_cluster_opts co = { .bootstrap = D.cfg.kafka.bootstrap,
+				      .conn = { .client_id = D.cfg.kafka.client_id } };
+	if (sec->protocol == KF_CFG_SSL || sec->protocol == KF_CFG_SASL_SSL) {
+		struct kf_tls_conf tc = { .ca_file = sec->ca_file, .cert_file = sec->cert_file,
+					  .key_file = sec->key_file,
+					  .verify_peer = sec->verify_peer };
+		D.tls = kf_tls_new(&tc, err, errlen);
+		if (!D.tls)
+			return KF_ERR;
+		co.conn.transport = kf_tls_transport(D.tls);
+	}
+	if (sec->protocol == KF_CFG_SASL_PLAINTEXT || sec->protocol == KF_CFG_SASL_SSL) {
+		struct kf_sasl_conf sc = { .mechanism = kf_cfg_sasl_mech_name(sec->sasl_mechanism),
+					   .username = sec->username,
+					   .password = sec->password ? sec->password : "" };
+		D.sasl = kf_sasl_new(&sc, err, errlen);
+		if (!D.sasl)
+			return KF_ERR;
+		co.conn.auth = kf_sasl_auth(D.sasl);
+	}
+	D.res = kf_resolver_new(D.loop);
+	if (!D.res) {
+		snprintf(err, errlen, "cannot start the resolver");
+		return KF_ERR;
+	}
+	D.cl = kf_cluster_new(D.loop, D.res, &co, err, errlen);
+	return D.cl ? KF_OK : KF_ERR;
+}
+
+static int setup_pool(char *err, size_t errlen)
+{
+	const struct kf_config_workers *wc = &D.cfg.workers;
+	struct kf_pool_conf pc;
+	kf_pool_conf_defaults(&pc);
+	pc.count = wc->count;
+	pc.ring_bytes = (size_t)wc->ring_bytes;
+	pc.max_inflight_bytes = (size_t)wc->max_inflight_bytes;
+	pc.stall_timeout_ms = wc->stall_timeout_ms;
+	pc.shutdown_timeout_ms = wc->shutdown_timeout_ms;
+	pc.worker.max_retries = wc->max_retries;
+	pc.worker.retry_backoff_ms = wc->retry_backoff_ms;
+	pc.worker.nice = wc->nice;
+	pc.worker.supervisor_pid = getpid();
+	pc.worker.handler = (struct kf_handler_conf){
+		.type = (enum kf_handler_type)wc->handler.type,
+		.dir = wc->handler.dir, .usec = (long)wc->handler.usec,
+		.path = wc->handler.path, .arg = wc->handler.arg,
+		.command = wc->handler.command, .window = wc->handler.window,
+	};
+	struct kf_pool_callbacks cb = { .on_ack = on_ack, .on_room = on_room,
+					.on_lost = on_workers_lost, .on_child = on_child,
+					.on_stopped = on_pool_stopped };
+	D.pool = kf_pool_new(D.loop, &pc, &cb, err, errlen);
+	if (!D.pool)
+		return KF_ERR;
+	for (int i = 0; i < D.cfg.kafka.n_topics; i++) {
+		int rc = kf_pool_set_topic(D.pool, (uint32_t)i, D.cfg.kafka.topics[i]);
+		if (rc != KF_OK) {
+			snprintf(err, errlen, "topic \"%s\": %s", D.cfg.kafka.topics[i],
+				 kf_strerror(rc));
+			return KF_ERR;
+		}
+	}
+	D.d = kf_dispatch_new((enum kf_dispatch_mode)wc->dispatch);
+	if (!D.d) {
+		snprintf(err, errlen, "out of memory");
+		return KF_ERR;
+	}
+	for (int i = 0; i < kf_pool_size(D.pool); i++)
+		kf_dispatch_worker_add(D.d, i);
+	D.on_failure = wc->on_failure == KF_CFG_ON_FAILURE_SKIP ? KF_TRACKER_FAIL_SKIP
+								: KF_TRACKER_FAIL_PAUSE;
+	return KF_OK;
+}
+
+static int setup_consumer(char *err, size_t errlen)
+{
+	const struct kf_config_kafka *k = &D.cfg.kafka;
+	D.t = kf_tracker_new(TRACKER_WINDOW);
+	if (!D.t) {
+		snprintf(err, errlen, "out of memory");
+		return KF_ERR;
+	}
+	struct kf_fetcher_conf fc = {
+		.fetch_min_bytes = k->fetch_min_bytes, .fetch_max_wait_ms = k->fetch_max_wait_ms,
+		.fetch_max_bytes = k->fetch_max_bytes,
+		.fetch_partition_max_bytes = k->fetch_partition_max_bytes,
+		.isolation = k->isolation == KF_CFG_READ_COMMITTED ? KF_READ_COMMITTED
+								   : KF_READ_UNCOMMITTED,
+		.verify_crc = true,
+	};
+	struct kf_fetcher_callbacks fcb = { .on_record = on_record, .on_skip = on_skip,
+					    .on_out_of_range = on_out_of_range,
+					    .on_error = on_fetch_error };
+	D.f = kf_fetcher_new(D.loop, D.cl, &fc, &fcb, NULL);
+	if (!D.f) {
+		snprintf(err, errlen, "cannot create the fetcher");
+		return KF_ERR;
+	}
+	static const char *protocols[KF_ASSIGNOR_COUNT];
+	int np = kf_assignor_protocols(kf_cfg_assignor_name(k->assignor), protocols);
+	if (np < 0) {
+		snprintf(err, errlen, "unknown assignor");
+		return KF_ERR;
+	}
+	struct kf_group_conf gc = {
+		.group = k->group, .client_id = k->client_id,
+		.group_instance_id = k->group_instance_id,
+		.session_timeout_ms = k->session_timeout_ms,
+		.heartbeat_interval_ms = k->heartbeat_interval_ms,
+		.rebalance_timeout_ms = k->rebalance_timeout_ms,
+		.protocols = protocols, .nprotocols = np,
+		.topics = (const char *const *)k->topics, .ntopics = k->n_topics,
+	};
+	struct kf_group_callbacks gcb = { .assign = on_assign, .on_assigned = on_assigned,
+					  .on_revoke = on_revoke, .on_lost = on_lost,
+					  .on_fatal = on_fatal };
+	D.g = kf_group_new(D.loop, D.cl, &gc, &gcb, NULL);
+	if (!D.g) {
+		snprintf(err, errlen, "cannot create the group member");
+		return KF_ERR;
+	}
+	return KF_OK;
+}
+
+static void teardown(void)
+{
+	ev_timer_stop(D.loop, &D.commit_t);
+	ev_timer_stop(D.loop, &D.reset_t);
+	ev_timer_stop(D.loop, &D.revoke_t);
+	ev_timer_stop(D.loop, &D.drain_t);
+	ev_timer_stop(D.loop, &D.final_t);
+	ev_signal_stop(D.loop, &D.sterm);
+	ev_signal_stop(D.loop, &D.sint);
+	if (D.g)
+		kf_group_free(D.g);
+	if (D.f)
+		kf_fetcher_free(D.f);
+	kf_pool_free(D.pool);
+	if (D.d)
+		kf_dispatch_free(D.d);
+	if (D.t)
+		kf_tracker_free(D.t);
+	for (uint32_t i = 0; i < D.nparts; i++)
+		free(D.parts[i].topic);
+	free(D.parts);
+	if (D.cl)
+		kf_cluster_free(D.cl);
+	if (D.res)
+		kf_resolver_free(D.res);
+	if (D.sasl)
+		kf_sasl_free(D.sasl);
+	if (D.tls)
+		kf_tls_free(D.tls);
+	kf_config_free(&D.cfg);
+}
+
+static int run(void)
+{
+	char err[512] = "";
+	D.loop = ev_default_loop(0);
+	if (!D.loop) {
+		kf_err(COMP, "cannot start the event loop");
+		return 2;
+	}
+	ev_init(&D.commit_t, on_commit_timer);
+	D.commit_t.repeat = D.cfg.kafka.commit_interval_ms / 1000.;
+	ev_init(&D.reset_t, on_reset_timer);
+	D.reset_t.repeat = RESET_RETRY_S;
+	ev_init(&D.revoke_t, on_revoke_timeout);
+	ev_init(&D.drain_t, on_drain_timeout);
+	ev_init(&D.final_t, on_final_timeout);
+	ev_signal_init(&D.sterm, on_signal, SIGTERM);
+	ev_signal_init(&D.sint, on_signal, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The pool forks first, while the supervisor holds no sockets. */
+	if (setup_pool(err, sizeof(err)) != KF_OK || setup_cluster(err, sizeof(err)) != KF_OK ||
+	    setup_consumer(err, sizeof(err)) != KF_OK) {
+		kf_err(COMP, "%s", err);
+		if (D.pool) {
+			kf_pool_stop(D.pool, 0);
+			if (!kf_pool_stopped(D.pool))
+				ev_run(D.loop, 0);
+		}
+		teardown();
+		return 2;
+	}
+	ev_signal_start(D.loop, &D.sterm);
+	ev_signal_start(D.loop, &D.sint);
+	ev_timer_again(D.loop, &D.commit_t);
+	kf_info(COMP, "kforkd %s: group \"%s\", %d topics, %d workers (%s dispatch)",
+		PACKAGE_VERSION, D.cfg.kafka.group, D.cfg.kafka.n_topics, D.cfg.workers.count,
+		kf_cfg_dispatch_name(D.cfg.workers.dispatch));
+	kf_group_start(D.g);
+	ev_run(D.loop, 0);
+	kf_info(COMP, "stopped");
+	int code = D.exit_code;
+	teardown();
+	return code;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: kforkd -c FILE [-t] [-v]\n"
+		"  -c, --config FILE  the config file (libconfig syntax)\n"
+		"  -t, --test         check the config and exit (0 valid, 1 invalid)\n"
+		"  -v, --verbose      more log output (repeat for trace)\n"
+		"  -h, --help         this text\n"
+		"  -V, --version      print the version\n"
+		"kforkd runs in the foreground; SIGTERM or SIGINT drains and exits.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	bool test = false;
+	int verbose = 0, c;
+	while ((c = getopt_long(argc, argv, "c:tvhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 't': test = true; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("kforkd %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	char err[1024];
+	if (kf_config_load(path, &D.cfg, err, sizeof(err)) != KF_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (test) {
+		kf_config_free(&D.cfg);
+		printf("%s: ok\n", path);
+		return 0;
+	}
+	int level = (int)D.cfg.log.level + verbose;
+	kf_log_level = (enum kf_log_level)(level > KF_LOG_TRACE ? KF_LOG_TRACE : level);
+	return run();
+}
