@@ -262,6 +262,17 @@ static struct kf_group *current(struct greq *q)
 	return g && q->epoch == g->epoch ? g : NULL;
 }
 
+/* The group an answer in state st is still for; otherwise (stale epoch,
+ * or the member moved on) the request is freed and NULL returned. */
+static struct kf_group *answer_for(struct greq *q, enum gstate st)
+{
+	struct kf_group *g = current(q);
+	if (g && g->state == st)
+		return g;
+	greq_free(q);
+	return NULL;
+}
+
 static void retry_after(struct kf_group *g, double s)
 {
 	ev_timer_stop(g->loop, &g->retry);
@@ -574,12 +585,10 @@ static void leader_metadata(struct kf_group *g)
 static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = current(q);
+	struct kf_group *g = answer_for(q, GS_SYNC);
 	(void)c, (void)ver;
-	if (!g || g->state != GS_SYNC) {
-		greq_free(q);
+	if (!g)
 		return;
-	}
 	if (err) {
 		greq_free(q);
 		kf_warn(LOGC, "%s: leader metadata: %s", g->group, kf_strerror(err));
@@ -653,12 +662,10 @@ static void leader_path(struct kf_group *g, const struct kf_join_group_resp *r)
 static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = current(q);
+	struct kf_group *g = answer_for(q, GS_JOIN);
 	(void)c;
-	if (!g || g->state != GS_JOIN) {
-		greq_free(q);
+	if (!g)
 		return;
-	}
 	struct kf_join_group_resp *r = resp;
 	int16_t code = err ? 0 : r->error_code;
 	enum kf_group_action a = kf_group_error_action(KF_API_JOIN_GROUP, err, code, is_static(g));
@@ -771,12 +778,10 @@ static int take_assignment(struct kf_group *g, const struct kf_bytes *b)
 static void on_sync(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = current(q);
+	struct kf_group *g = answer_for(q, GS_SYNC);
 	(void)c, (void)ver;
-	if (!g || g->state != GS_SYNC) {
-		greq_free(q);
+	if (!g)
 		return;
-	}
 	struct kf_sync_group_resp *r = resp;
 	int16_t code = err ? 0 : r->error_code;
 	enum kf_group_action a = kf_group_error_action(KF_API_SYNC_GROUP, err, code, is_static(g));
@@ -843,12 +848,10 @@ static void send_sync(struct kf_group *g, const struct kf_consumer_assignment *a
 static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = current(q);
+	struct kf_group *g = answer_for(q, GS_FETCH);
 	(void)c, (void)ver;
-	if (!g || g->state != GS_FETCH) {
-		greq_free(q);
+	if (!g)
 		return;
-	}
 	struct kf_offset_fetch_resp *r = resp;
 	int16_t code = 0;
 	if (!err) {
