@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ struct broker {
 	char host[256];
 	int port;
 	struct kf_conn *conn;
+	struct kf_conn *coord;  /* the group coordinator's own connection */
 };
 
 struct kf_cluster {
@@ -124,6 +126,10 @@ static void drop(struct broker *b)
 		kf_conn_free(b->conn);
 		b->conn = NULL;
 	}
+	if (b->coord) {
+		kf_conn_free(b->coord);
+		b->coord = NULL;
+	}
 }
 
 void kf_cluster_free(struct kf_cluster *cl)
@@ -141,16 +147,18 @@ void kf_cluster_free(struct kf_cluster *cl)
 
 int kf_cluster_broker_count(const struct kf_cluster *cl) { return cl->nbrokers; }
 
-static struct kf_conn *conn_for(struct kf_cluster *cl, struct broker *b)
+static struct kf_conn *conn_for(struct kf_cluster *cl, struct broker *b, bool coord)
 {
-	if (!b->conn) {
+	struct kf_conn **c = coord ? &b->coord : &b->conn;
+	if (!*c) {
 		struct kf_conn_opts o = cl->conn_opts;
 		o.host = b->host;
 		o.port = b->port;
 		o.node_id = b->node_id;
-		b->conn = kf_conn_new(cl->loop, cl->resolver, &o, NULL, NULL);
+		o.role = coord ? "coordinator" : NULL;
+		*c = kf_conn_new(cl->loop, cl->resolver, &o, NULL, NULL);
 	}
-	return b->conn;
+	return *c;
 }
 
 void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md)
@@ -173,13 +181,14 @@ void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp
 			if (ob->node_id == mb->node_id && ob->port == mb->port &&
 			    strcmp(ob->host, mb->host) == 0) {
 				nb[k].conn = ob->conn;
-				ob->conn = NULL;
+				nb[k].coord = ob->coord;
+				ob->conn = ob->coord = NULL;
 			}
 		}
 		k++;
 	}
 	for (int j = 0; j < cl->nbrokers; j++) {
-		if (cl->brokers[j].conn)
+		if (cl->brokers[j].conn || cl->brokers[j].coord)
 			kf_info("cluster", "broker %d (%s:%d) left or moved", cl->brokers[j].node_id,
 				cl->brokers[j].host, cl->brokers[j].port);
 		drop(&cl->brokers[j]);
@@ -193,7 +202,15 @@ struct kf_conn *kf_cluster_broker(struct kf_cluster *cl, int32_t node_id)
 {
 	for (int i = 0; i < cl->nbrokers; i++)
 		if (cl->brokers[i].node_id == node_id)
-			return conn_for(cl, &cl->brokers[i]);
+			return conn_for(cl, &cl->brokers[i], false);
+	return NULL;
+}
+
+struct kf_conn *kf_cluster_coordinator(struct kf_cluster *cl, int32_t node_id)
+{
+	for (int i = 0; i < cl->nbrokers; i++)
+		if (cl->brokers[i].node_id == node_id)
+			return conn_for(cl, &cl->brokers[i], true);
 	return NULL;
 }
 
@@ -209,5 +226,5 @@ struct kf_conn *kf_cluster_any(struct kf_cluster *cl)
 	int total = cl->nbrokers + cl->nboot;
 	unsigned i = cl->rotate++ % (unsigned)total;
 	struct broker *b = (int)i < cl->nbrokers ? &cl->brokers[i] : &cl->boot[(int)i - cl->nbrokers];
-	return conn_for(cl, b);
+	return conn_for(cl, b, false);
 }

@@ -39,6 +39,13 @@ void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp
  * not in the table. */
 struct kf_conn *kf_cluster_broker(struct kf_cluster *cl, int32_t node_id);
 
+/* A second connection to node_id, for the group coordinator's requests
+ * only.  A broker answers a connection's requests in order, so on the
+ * fetch connection a heartbeat or a commit would wait behind a Fetch
+ * long poll (fetch_max_wait_ms); the Java consumer keeps a separate
+ * coordinator connection for the same reason. */
+struct kf_conn *kf_cluster_coordinator(struct kf_cluster *cl, int32_t node_id);
+
 /* A connection for cluster-wide requests (Metadata, FindCoordinator): one
  * that is ready if any is, else the next broker or bootstrap address in
  * rotation, so repeated failures walk through every address. */

@@ -223,7 +223,8 @@ struct kf_conn *kf_conn_new(struct ev_loop *loop, struct kf_resolver *res,
 		c->o.backoff_max_ms = c->o.backoff_min_ms > 10000 ? c->o.backoff_min_ms : 10000;
 	if (c->o.max_response_bytes == 0)
 		c->o.max_response_bytes = 100u << 20;
-	snprintf(c->name, sizeof(c->name), "%s:%d/%d", c->host, c->o.port, (int)c->o.node_id);
+	snprintf(c->name, sizeof(c->name), "%s:%d/%d%s%s", c->host, c->o.port, (int)c->o.node_id,
+		 c->o.role ? " " : "", c->o.role ? c->o.role : "");
 	c->fd = -1;
 	c->state_cb = state_cb;
 	c->opaque = opaque;

@@ -78,6 +78,7 @@ struct kf_conn_opts {
 	const char *host;               /* copied */
 	int port;
 	int32_t node_id;                /* for log lines; -1 for bootstrap */
+	const char *role;               /* for log lines: "coordinator" or NULL */
 	const char *client_id;          /* copied; "kforkd" by default */
 	int connect_timeout_ms;         /* resolve + connect + handshake; 10000 */
 	int request_timeout_ms;         /* default per request; 30000 */

@@ -12,7 +12,10 @@
  * KF_EAGAIN, the fetcher pauses the partition at that record, and the next
  * batch of acks (pool on_room) resumes it.
  *
- * Not here yet: control socket, status JSON, reload (SIGHUP), -d/-p.
+ * The control socket (supervisor/control.c) answers kforkctl: status
+ * builds the JSON object of DESIGN.md from live state, stop drains.
+ *
+ * Not here yet: reload (SIGHUP), quiet, metrics, -d/-p.
  */
 #include "config.h"
 
@@ -22,18 +25,22 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "assignor.h"
 #include "cluster.h"
+#include "control.h"
 #include "dispatch.h"
 #include "err.h"
 #include "fetcher.h"
 #include "group.h"
+#include "json.h"
 #include "kfconfig.h"
 #include "log.h"
 #include "pool.h"
@@ -61,6 +68,7 @@ struct part {
 	uint32_t topic_idx;
 	int32_t partition;
 	int64_t committed;  /* last offset committed (or found committed) */
+	char *reason;       /* why it is stopped, for the status */
 };
 
 /* The daemon's life; only ever moves forward. */
@@ -83,6 +91,7 @@ static struct {
 	struct kf_pool *pool;
 	struct kf_dispatch *d;
 	struct kf_tracker *t;
+	struct kf_control *ctl;
 	enum kf_tracker_fail on_failure;
 
 	struct part *parts;
@@ -149,7 +158,24 @@ static void slot_release(uint32_t slot)
 	kf_tracker_release(D.t, slot);
 	kf_dispatch_slot_remove(D.d, slot);
 	free(p->topic);
+	free(p->reason);
 	memset(p, 0, sizeof(*p));
+}
+
+/* Stop the partition for good (until an operator acts): log why at error
+ * level, keep the reason for the status.  The caller pauses the fetcher
+ * where it is not paused already. */
+static void __attribute__((format(printf, 2, 3))) stop_part(struct part *p, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kf_err(COMP, "%s/%d: %s; partition stopped", p->topic, p->partition, msg);
+	p->stopped = true;
+	free(p->reason);
+	p->reason = strdup(msg);
 }
 
 static uint32_t topic_index(const char *topic)
@@ -372,9 +398,8 @@ static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, con
 		return KF_EAGAIN;
 	}
 	if (rc != KF_OK) {
-		kf_err(COMP, "%s/%d offset %" PRId64 ": cannot hand the record to worker %d (%s);"
-		       " partition stopped", p->topic, partition, r->offset, w, kf_strerror(rc));
-		p->stopped = true;
+		stop_part(p, "offset %" PRId64 ": cannot hand the record to worker %d (%s)",
+			  r->offset, w, kf_strerror(rc));
 		return KF_EAGAIN;
 	}
 	rc = kf_tracker_dispatched(D.t, slot, r->offset);
@@ -412,8 +437,7 @@ static void on_fetch_error(void *opaque, uint32_t slot, const char *msg)
 	struct part *p = slot_part(slot);
 	if (!p)
 		return;
-	kf_err(COMP, "%s/%d: %s; partition paused", p->topic, p->partition, msg);
-	p->stopped = true;
+	stop_part(p, "%s", msg);
 }
 
 /* ------------------------------------------------------------ offset reset */
@@ -448,9 +472,7 @@ static void start_reset(uint32_t slot)
 {
 	struct part *p = slot_part(slot);
 	if (D.cfg.kafka.auto_offset_reset == KF_CFG_RESET_ERROR) {
-		kf_err(COMP, "%s/%d: no valid committed offset and auto_offset_reset = \"error\";"
-		       " partition stopped", p->topic, p->partition);
-		p->stopped = true;
+		stop_part(p, "no valid committed offset and auto_offset_reset = \"error\"");
 		return;
 	}
 	p->resetting = true;
@@ -485,15 +507,19 @@ static void on_ack(struct kf_pool *pool, int worker, const struct kf_ring_ack *a
 	if (ack->status == KF_ACK_OK) {
 		kf_tracker_done(D.t, slot, ack->offset);
 	} else {
-		kf_warn(COMP, "%s/%d offset %" PRId64 " failed after %u attempts: %s", p->topic,
-			p->partition, ack->offset, ack->attempts, ack->reason ? ack->reason : "");
-		if (kf_tracker_failed(D.t, slot, ack->offset, D.on_failure) == KF_OK &&
-		    D.on_failure == KF_TRACKER_FAIL_PAUSE && !p->stopped) {
-			kf_err(COMP, "%s/%d paused at failed offset %" PRId64
-			       " (workers.on_failure = \"pause\")", p->topic, p->partition,
-			       ack->offset);
-			p->stopped = true;
+		const char *why = ack->reason ? ack->reason : "";
+		int rc = kf_tracker_failed(D.t, slot, ack->offset, D.on_failure);
+		if (D.on_failure == KF_TRACKER_FAIL_SKIP) {
+			kf_err(COMP, "%s/%d offset %" PRId64 " failed after %u attempts: %s; skipped"
+			       " (workers.on_failure = \"skip\")", p->topic, p->partition,
+			       ack->offset, ack->attempts, why);
+		} else if (rc == KF_OK && !p->stopped) {
+			stop_part(p, "offset %" PRId64 " failed after %u attempts: %s"
+				  " (workers.on_failure = \"pause\")", ack->offset, ack->attempts, why);
 			kf_fetcher_pause(D.f, slot);
+		} else {
+			kf_warn(COMP, "%s/%d offset %" PRId64 " failed after %u attempts: %s",
+				p->topic, p->partition, ack->offset, ack->attempts, why);
 		}
 	}
 }
@@ -609,8 +635,7 @@ static void assign_one(const struct kf_group_tp *tp)
 	int64_t start = tp->offset >= 0 ? tp->offset : 0;
 	int rc = kf_fetcher_assign(D.f, topic, tp->partition, slot, start);
 	if (rc != KF_OK) {
-		kf_err(COMP, "%s/%d: cannot fetch: %s", topic, tp->partition, kf_strerror(rc));
-		p->stopped = true;
+		stop_part(p, "cannot fetch: %s", kf_strerror(rc));
 		return;
 	}
 	if (tp->offset >= 0) {
@@ -676,11 +701,35 @@ static void revoke_check(void)
 	revoke_commit();
 }
 
+/* Does worker w hold records of a partition being revoked?  With key or
+ * roundrobin dispatch a partition has no one worker: any worker holding
+ * records may hold some of them. */
+static bool holds_revoked(int w)
+{
+	if (kf_dispatch_worker_inflight(D.d, w) == 0)
+		return false;
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		if (!D.parts[i].used || !D.parts[i].revoking || kf_dispatch_slot_inflight(D.d, i) == 0)
+			continue;
+		int sw = kf_dispatch_slot_worker(D.d, i);
+		if (sw == w || sw < 0)
+			return true;
+	}
+	return false;
+}
+
+/* Past rebalance_timeout_ms: the group will not wait longer.  Workers
+ * still holding revoked records are killed and respawned (the partitions'
+ * next owners deliver those records again), and what is done is
+ * committed. */
 static void on_revoke_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
-	kf_warn(COMP, "revocation: records still in flight after rebalance_timeout_ms;"
-		" committing what is done");
+	kf_warn(COMP, "revocation: records still in flight after rebalance_timeout_ms (%d ms);"
+		" committing what is done", D.cfg.kafka.rebalance_timeout_ms);
+	for (int i = 0; i < kf_pool_size(D.pool); i++)
+		if (holds_revoked(i))
+			kf_pool_kill(D.pool, i, "still busy with revoked partitions");
 	revoke_commit();
 }
 
@@ -719,6 +768,147 @@ static void on_fatal(void *opaque, const char *msg)
 	kf_err(COMP, "group: %s", msg);
 	D.exit_code = 1;
 	shutdown_begin("fatal group error");
+}
+
+/* ------------------------------------------------------------ control */
+
+/* The state word of the status JSON. */
+static const char *daemon_state(void)
+{
+	switch (D.phase) {
+	case PH_DRAIN:
+	case PH_FINAL:
+		return "draining";
+	case PH_DONE:
+		return "stopped";
+	case PH_RUN:
+		break;
+	}
+	return D.revoke_busy ? "rebalancing" : kf_group_state(D.g);
+}
+
+static void json_offset(struct kf_json *j, const char *key, int64_t v)
+{
+	if (v >= 0)
+		kf_json_int(j, key, v);
+	else
+		kf_json_null(j, key);
+}
+
+static void status_assignment(struct kf_json *j)
+{
+	kf_json_arr(j, "assignment");
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		const struct part *p = &D.parts[i];
+		if (!p->used)
+			continue;
+		int64_t pos = kf_fetcher_position(D.f, i);
+		int64_t hwm = kf_fetcher_hwm(D.f, i);
+		int w = kf_dispatch_slot_worker(D.d, i);
+		kf_json_obj(j, NULL);
+		kf_json_str(j, "topic", p->topic);
+		kf_json_int(j, "partition", p->partition);
+		json_offset(j, "position", pos);
+		json_offset(j, "committed", p->committed);
+		json_offset(j, "high_watermark", hwm);
+		json_offset(j, "lag", hwm >= 0 && p->committed >= 0
+			    ? (hwm > p->committed ? hwm - p->committed : 0) : -1);
+		if (w >= 0)
+			kf_json_int(j, "worker", w);
+		else
+			kf_json_null(j, "worker");
+		kf_json_bool(j, "paused", p->stopped);
+		kf_json_str(j, "paused_reason", p->stopped ? p->reason : NULL);
+		kf_json_end_obj(j);
+	}
+	kf_json_end_arr(j);
+}
+
+static void status_workers(struct kf_json *j)
+{
+	kf_json_arr(j, "workers");
+	for (int i = 0; i < kf_pool_worker_count(D.pool); i++) {
+		struct kf_pool_worker_status st;
+		if (kf_pool_worker_status(D.pool, i, &st) != KF_OK)
+			continue;
+		kf_json_obj(j, NULL);
+		kf_json_int(j, "id", st.id);
+		kf_json_int(j, "pid", st.pid);
+		kf_json_str(j, "state", st.state_name);
+		kf_json_uint(j, "inflight", st.inflight);
+		kf_json_uint(j, "processed", st.processed);
+		kf_json_uint(j, "failed", st.failed);
+		kf_json_uint(j, "restarts", st.restarts);
+		kf_json_end_obj(j);
+	}
+	kf_json_end_arr(j);
+}
+
+static void status_json(struct kf_json *j)
+{
+	struct kf_group_counters gc;
+	kf_group_counters(D.g, &gc);
+	const struct kf_tracker_counters *tc = kf_tracker_totals(D.t);
+	char loaded[32];
+	struct tm tm;
+	strftime(loaded, sizeof(loaded), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&D.cfg.loaded_at, &tm));
+
+	kf_json_obj(j, NULL);
+	kf_json_str(j, "state", daemon_state());
+	kf_json_str(j, "group", D.cfg.kafka.group);
+	kf_json_str(j, "member_id", kf_group_member_id(D.g));
+	kf_json_int(j, "generation", kf_group_generation(D.g));
+	status_assignment(j);
+	status_workers(j);
+	kf_json_obj(j, "counters");
+	kf_json_uint(j, "rebalances", gc.rebalances);
+	kf_json_uint(j, "commits", gc.commits);
+	kf_json_uint(j, "commit_failures", gc.commit_failures);
+	kf_json_uint(j, "heartbeats", gc.heartbeats);
+	kf_json_uint(j, "heartbeat_max_gap_ms", gc.heartbeat_max_gap_ms);
+	kf_json_uint(j, "records_dispatched", tc->dispatched);
+	kf_json_uint(j, "records_done", tc->done);
+	kf_json_uint(j, "records_failed", tc->failed);
+	kf_json_end_obj(j);
+	kf_json_obj(j, "config");
+	kf_json_str(j, "path", D.cfg.path);
+	kf_json_str(j, "loaded_at", loaded);
+	kf_json_null(j, "last_reload_error");
+	kf_json_end_obj(j);
+	kf_json_end_obj(j);
+}
+
+static void reply_str(struct kf_wr *reply, const char *s)
+{
+	kf_wr_raw(reply, s, strlen(s));
+}
+
+static void on_control(void *opaque, const char *cmd, struct kf_wr *reply)
+{
+	(void)opaque;
+	if (strcmp(cmd, "status") == 0) {
+		struct kf_json j;
+		kf_json_init(&j);
+		status_json(&j);
+		kf_wr_raw(&j.wr, "\n", 1);
+		if (!kf_wr_ok(&j.wr)) {
+			reply_str(reply, "error cannot build the status\n");
+		} else {
+			reply_str(reply, "ok\n");
+			kf_wr_raw(reply, j.wr.buf, j.wr.len);
+		}
+		kf_json_free(&j);
+	} else if (strcmp(cmd, "stop") == 0) {
+		shutdown_begin("kforkctl stop");
+		reply_str(reply, "ok\n");
+	} else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "quiet") == 0 ||
+		   strcmp(cmd, "resume") == 0 || strcmp(cmd, "metrics") == 0) {
+		kf_wr_raw(reply, "error ", 6);
+		reply_str(reply, cmd);
+		reply_str(reply, ": not supported by this kforkd yet\n");
+	} else {
+		reply_str(reply, "error unknown command\n");
+	}
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -851,6 +1041,14 @@ static int setup_consumer(char *err, size_t errlen)
 	return KF_OK;
 }
 
+static int setup_control(char *err, size_t errlen)
+{
+	if (!D.cfg.control.socket[0])
+		return KF_OK;
+	D.ctl = kf_control_new(D.loop, D.cfg.control.socket, 0600, on_control, NULL, err, errlen);
+	return D.ctl ? KF_OK : KF_ERR;
+}
+
 static void teardown(void)
 {
 	ev_timer_stop(D.loop, &D.commit_t);
@@ -860,6 +1058,7 @@ static void teardown(void)
 	ev_timer_stop(D.loop, &D.final_t);
 	ev_signal_stop(D.loop, &D.sterm);
 	ev_signal_stop(D.loop, &D.sint);
+	kf_control_free(D.ctl);
 	if (D.g)
 		kf_group_free(D.g);
 	if (D.f)
@@ -869,8 +1068,10 @@ static void teardown(void)
 		kf_dispatch_free(D.d);
 	if (D.t)
 		kf_tracker_free(D.t);
-	for (uint32_t i = 0; i < D.nparts; i++)
+	for (uint32_t i = 0; i < D.nparts; i++) {
 		free(D.parts[i].topic);
+		free(D.parts[i].reason);
+	}
 	free(D.parts);
 	if (D.cl)
 		kf_cluster_free(D.cl);
@@ -904,7 +1105,7 @@ static int run(void)
 
 	/* The pool forks first, while the supervisor holds no sockets. */
 	if (setup_pool(err, sizeof(err)) != KF_OK || setup_cluster(err, sizeof(err)) != KF_OK ||
-	    setup_consumer(err, sizeof(err)) != KF_OK) {
+	    setup_consumer(err, sizeof(err)) != KF_OK || setup_control(err, sizeof(err)) != KF_OK) {
 		kf_err(COMP, "%s", err);
 		if (D.pool) {
 			kf_pool_stop(D.pool, 0);

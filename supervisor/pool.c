@@ -41,7 +41,7 @@ struct pool_worker {
 	bool acked;             /* an ack was popped since the last spawn */
 	bool up;                /* the current process stayed up */
 	bool term_sent;         /* we SIGTERMed the current process */
-	bool stall_killed;      /* we SIGKILLed it for a stall */
+	bool stall_killed;      /* we SIGKILLed it (a stall, kf_pool_kill) */
 	bool backlog;           /* acks may be waiting: drained by the check */
 	bool in_drain;          /* on_ack running for this slot */
 	bool broken;            /* the ring failed its checks: rebuild it */
@@ -558,6 +558,20 @@ static void stall_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		w->stalls++;
 		kill(w->pid, SIGKILL);
 	}
+}
+
+int kf_pool_kill(struct kf_pool *p, int worker, const char *why)
+{
+	struct pool_worker *w = worker >= 0 && worker < p->nslots ? p->w[worker] : NULL;
+	if (!w || !w->present || !w->pid || p->stopping)
+		return KF_EPROTO;
+	if (w->stall_killed)
+		return KF_OK;       /* already on its way out */
+	kf_warn("pool", "worker %d (pid %d): SIGKILL (%s); its %llu records in flight will be "
+		"delivered again", w->id, (int)w->pid, why, (unsigned long long)w->inflight);
+	w->stall_killed = true;     /* ours: respawned at once, not a crash */
+	kill(w->pid, SIGKILL);
+	return KF_OK;
 }
 
 /* ---- slots ---- */

@@ -185,6 +185,12 @@ int kf_pool_resize(struct kf_pool *pool, int n);
  * struct kf_pool_conf. */
 void kf_pool_set_worker_conf(struct kf_pool *pool, const struct kf_worker_conf *wconf);
 
+/* SIGKILL the worker now (a straggler past a deadline); it is respawned
+ * on the same ring at once, and the records left in its ring are delivered
+ * to the new process.  KF_OK, or KF_EPROTO when there is no such process
+ * (or the pool is stopping). */
+int kf_pool_kill(struct kf_pool *pool, int worker, const char *why);
+
 /* Shutdown: no more pushes or respawns; SIGTERM to every worker (each
  * finishes its current record and exits; acks it left are popped and
  * passed to on_ack); after timeout_ms (-1: shutdown_timeout_ms) the ones

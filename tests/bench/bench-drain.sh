@@ -160,6 +160,7 @@ workers = {
   handler = { type = "noop"; };
 };
 log = { level = "info"; };
+control = { socket = "$tmp/$1.sock"; };
 EOF
 }
 

@@ -2,14 +2,17 @@
 # kforkd end to end against devbroker: 3 brokers, a topic of 8 partitions
 # with N records (lz4, 100 bytes, seq keys); kforkd with 4 file-handler
 # workers drains it until every partition's committed offset is its high
-# watermark, then SIGTERM must exit 0, and the workers' files must hold
-# every (partition, offset) below the watermark at least once.
+# watermark; kforkctl status must show it (state stable, lag 0 everywhere,
+# every record done); kforkctl stop must exit it with 0, and the workers'
+# files must hold every (partition, offset) below the watermark at least
+# once.
 # Also: kforkd -t on a good config (exit 0) and a bad one (FILE:LINE, exit 1).
 # KFORKD_DRAIN_N overrides N (default 200000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
+KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
 [ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
 N=${KFORKD_DRAIN_N:-200000}
 P=8
@@ -66,6 +69,7 @@ workers = {
   handler = { type = "file"; dir = "$tmp/out"; };
 };
 log = { level = "info"; };
+control = { socket = "$tmp/ctl.sock"; };
 EOF
 if "$KFORKD" -t -c "$tmp/kforkd.conf" > "$tmp/good.out" 2>&1; then
 	pass "kforkd -t on a good config: exit 0"
@@ -113,16 +117,78 @@ else
 	fail "kforkd did not drain in 120 s: committed $DB_REPLY, want $want"
 fi
 
-kill -TERM "$kpid" 2>/dev/null || true
+# The status JSON, checked field by field against what we know.  The broker
+# applies a commit before kforkd reads its answer: give the answer a moment.
+check_status() {
+"$KFORKCTL" -s "$tmp/ctl.sock" status > "$tmp/status.json" || return 1
+python3 - "$tmp/status.json" "$GROUP" "$TOPIC" "$N" "${hwm[*]}" "$tmp/kforkd.conf" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+group, topic, n, hwm, path = sys.argv[2], sys.argv[3], int(sys.argv[4]), \
+    [int(x) for x in sys.argv[5].split()], sys.argv[6]
+bad = []
+def want(what, got, exp):
+    if got != exp:
+        bad.append("%s: %r, want %r" % (what, got, exp))
+want("state", d["state"], "stable")
+want("group", d["group"], group)
+want("member_id set", bool(d["member_id"]), True)
+want("generation >= 1", d["generation"] >= 1, True)
+a = sorted(d["assignment"], key=lambda x: x["partition"])
+want("partitions", [x["partition"] for x in a], list(range(len(hwm))))
+for x in a:
+    p = x["partition"]
+    for k in ("position", "committed", "high_watermark"):
+        want("p%d %s" % (p, k), x[k], hwm[p])
+    want("p%d lag" % p, x["lag"], 0)
+    want("p%d topic" % p, x["topic"], topic)
+    want("p%d paused" % p, (x["paused"], x["paused_reason"]), (False, None))
+    want("p%d worker in range" % p, 0 <= x["worker"] < 4, True)
+w = d["workers"]
+want("workers", [x["id"] for x in w], [0, 1, 2, 3])
+want("workers running", {x["state"] for x in w}, {"running"})
+want("processed", sum(x["processed"] for x in w), n)
+want("inflight", sum(x["inflight"] for x in w), 0)
+c = d["counters"]
+want("records_done", c["records_done"], n)
+want("records_dispatched", c["records_dispatched"], n)
+want("rebalances", c["rebalances"], 1)
+want("commits > 0", c["commits"] > 0, True)
+want("commit_failures", c["commit_failures"], 0)
+want("heartbeat gap", 0 < c["heartbeat_max_gap_ms"] < 1500 or c["heartbeats"] < 2, True)
+want("config path", d["config"]["path"], path)
+want("no reload error", d["config"]["last_reload_error"], None)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+}
+for _ in $(seq 10); do check_status > "$tmp/status.bad" && break; sleep 0.3; done
+if check_status; then
+	pass "kforkctl status: stable, $P partitions at lag 0, $N records done by 4 workers"
+else
+	fail "kforkctl status disagrees (above); JSON: $(cat "$tmp/status.json")"
+fi
+if [ "$(stat -c %a "$tmp/ctl.sock")" = 600 ]; then
+	pass "control socket mode 0600"
+else
+	fail "control socket mode $(stat -c %a "$tmp/ctl.sock")"
+fi
+
+"$KFORKCTL" -s "$tmp/ctl.sock" stop || fail "kforkctl stop: exit $?"
 set +e
 wait "$kpid"
 rc=$?
 set -e
 kpid=
 if [ $rc -eq 0 ]; then
-	pass "kforkd exits 0 after SIGTERM"
+	pass "kforkd exits 0 after kforkctl stop"
 else
-	fail "kforkd exit status $rc after SIGTERM"
+	fail "kforkd exit status $rc after kforkctl stop"
+fi
+if [ ! -e "$tmp/ctl.sock" ]; then
+	pass "control socket removed at exit"
+else
+	fail "control socket left behind"
 fi
 grep -q "left the group" "$tmp/kforkd.log" && pass "kforkd left the group" ||
 	fail "no LeaveGroup in the log"
@@ -154,7 +220,8 @@ fi
 N2=$((N / 2))
 conf2() {  # NAME: a config writing to $tmp/out-NAME
 	mkdir -p "$tmp/out-$1"
-	sed "s|dir = \"$tmp/out\"|dir = \"$tmp/out-$1\"|" "$tmp/kforkd.conf" > "$tmp/$1.conf"
+	sed "s|dir = \"$tmp/out\"|dir = \"$tmp/out-$1\"|; s|$tmp/ctl.sock|$tmp/$1.sock|" \
+		"$tmp/kforkd.conf" > "$tmp/$1.conf"
 }
 conf2 a
 conf2 b

@@ -33,6 +33,7 @@ static const struct {
 	{ "group_member", suite_group_member },
 	{ "tls", suite_tls },
 	{ "sasl", suite_sasl },
+	{ "control", suite_control },
 };
 
 int main(int argc, char **argv)

@@ -22,6 +22,7 @@ Suite *suite_assignor(void);
 Suite *suite_group_member(void);
 Suite *suite_tls(void);
 Suite *suite_sasl(void);
+Suite *suite_control(void);
 
 /* The top source directory ($srcdir under make check), for test scripts. */
 const char *kf_test_srcdir(void);
