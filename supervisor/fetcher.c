@@ -27,6 +27,8 @@
 #include "proto_msgs.h"
 
 #define FETCH_MAX_VERSION 12
+/* Answers in a row with only part of the first batch: corrupt. */
+#define INCOMPLETE_MAX 5
 
 struct part {
 	char *topic;
@@ -40,6 +42,8 @@ struct part {
 	bool inflight;
 	ev_tstamp backoff_until;
 	char *error;            /* the corrupt-batch message */
+	int incomplete;         /* answers in a row ending in an incomplete
+				   first batch (incomplete_batch) */
 };
 
 enum freq_kind { FREQ_FETCH = 0, FREQ_METADATA, FREQ_LIST };
@@ -313,16 +317,19 @@ static void on_md_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ------------------------------------------------------------ records */
 
+/* The caller's on_error logs (once, with its own prefix); without one we
+ * do. */
 static void part_error_pause(struct kf_fetcher *f, uint32_t slot, struct part *p, const char *msg)
 {
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s/%d: %s", p->topic, p->partition, msg);
-	kf_err("fetcher", "%s; partition paused", buf);
 	free(p->error);
 	p->error = strdup(buf);
 	p->paused = true;
 	if (f->cb.on_error)
-		f->cb.on_error(f->opaque, slot, buf);
+		f->cb.on_error(f->opaque, slot, msg);
+	else
+		kf_err("fetcher", "%s; partition paused", buf);
 }
 
 /* Still the same assignment, unpaused, at the same position? */
@@ -362,6 +369,30 @@ static int load_aborted(struct kf_fetcher *f, const struct kf_array *a, struct k
 		f->aborted[i].first_offset = t->first_offset;
 	}
 	return kf_txn_filter_init(tf, f->aborted, n);
+}
+
+/*
+ * Nothing was taken and the answer ends in an incomplete batch.  A broker
+ * may cut the last batch of a partition at the response's size limits,
+ * but since KIP-74 it sends the first batch whole: a partition that gets
+ * only part of its first batch, answer after answer, holds a batch whose
+ * length is wrong.  Back off meanwhile rather than refetching at once.
+ */
+static void incomplete_batch(struct kf_fetcher *f, uint32_t slot, struct part *p, size_t len)
+{
+	char msg[160];
+	if (len >= (size_t)f->conf.fetch_partition_max_bytes) {
+		/* Pre-KIP-74 brokers cut a batch larger than the limit. */
+		part_error_pause(f, slot, p, "record batch larger than fetch_partition_max_bytes");
+		return;
+	}
+	if (++p->incomplete < INCOMPLETE_MAX) {
+		p->backoff_until = ev_now(f->loop) + f->conf.backoff_ms / 1000.;
+		return;
+	}
+	snprintf(msg, sizeof(msg), "batch at offset %" PRId64 " came incomplete in %d answers in a"
+		 " row (%zu bytes): its length is corrupt", p->position, p->incomplete, len);
+	part_error_pause(f, slot, p, msg);
 }
 
 /*
@@ -436,10 +467,10 @@ static void take_records(struct kf_fetcher *f, uint32_t slot, uint32_t epoch,
 	}
 	if (!stop && rc < 0)
 		part_error_pause(f, slot, p, kf_batch_iter_error(&f->it));
-	else if (!stop && p->position == start && kf_batch_iter_left(&f->it) > 0 &&
-		 (size_t)recs->len >= (size_t)f->conf.fetch_partition_max_bytes)
-		/* Pre-KIP-74 brokers cut a batch larger than the limit. */
-		part_error_pause(f, slot, p, "record batch larger than fetch_partition_max_bytes");
+	else if (!stop && p->position == start && kf_batch_iter_left(&f->it) > 0)
+		incomplete_batch(f, slot, p, (size_t)recs->len);
+	else if (p && p->position != start)
+		p->incomplete = 0;
 	if (committed)
 		kf_txn_filter_free(&tf);
 }
@@ -927,6 +958,7 @@ void kf_fetcher_resume(struct kf_fetcher *f, uint32_t slot)
 	if (!p || !p->paused)
 		return;
 	p->paused = false;
+	p->incomplete = 0;
 	free(p->error);
 	p->error = NULL;
 	kick(f);
@@ -939,6 +971,7 @@ int kf_fetcher_seek(struct kf_fetcher *f, uint32_t slot, int64_t offset)
 		return KF_EPROTO;
 	p->position = offset;
 	p->out_of_range = false;
+	p->incomplete = 0;
 	kick(f);
 	return KF_OK;
 }

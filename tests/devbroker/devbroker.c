@@ -9,7 +9,9 @@
  * README.md and is a contract: scripts in tests/ depend on it.
  *
  * Records are produced through real librdkafka producers so that their
- * bytes on the wire are written by code independent of kfork.  Their
+ * bytes on the wire are written by code independent of kfork.  The one
+ * exception is "corrupt", whose damaged batch no producer would write:
+ * devbroker builds it and sends its own ProduceRequest.  Their
  * content is a pure function of (topic, partition, offset), so a consumer
  * can verify every record without any side channel:
  *
@@ -31,6 +33,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +44,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -857,6 +862,509 @@ out_destroy:
 }
 
 /*
+ * Damaged record batches: the corrupt command.
+ *
+ * librdkafka's producer only writes well-formed batches, but the 2.0.2
+ * mock stores the bytes of a ProduceRequest's records verbatim: it checks
+ * the magic byte (2) and that RecordCount is at least 1 and, uncompressed,
+ * fits the byte length, never the CRC or the records (rdkafka_mock.c,
+ * rd_kafka_mock_partition_log_append).  It only rewrites BaseOffset, which
+ * the CRC does not cover, and Fetch serves the stored bytes back.  So
+ * devbroker builds the batch itself and sends its own ProduceRequest v3
+ * over a plain TCP socket to the partition leader.
+ */
+
+/* How the batch is damaged. */
+enum db_damage {
+	DB_DAMAGE_CRC = 0,	/* one value byte flipped after the CRC */
+	DB_DAMAGE_OVERRUN,	/* last record's length runs past the batch */
+	DB_DAMAGE_COUNT,	/* RecordCount one more than the records */
+	DB_DAMAGE_CODEC,	/* attributes say gzip, records are plain */
+	DB_DAMAGE_TRUNCATE,	/* BatchLength 100 bytes more than there is */
+};
+
+static const char *const db_damage_names[] = { "crc", "overrun", "count",
+					       "codec", "truncate" };
+
+#define DB_CORRUPT_RECORDS	10	/* records in the batch by default */
+#define DB_CORRUPT_VALUE	100	/* value size, as produce's default */
+
+/* Offsets in a v2 record batch (KAFKA-PROTOCOL: RecordBatch). */
+#define DB_RB_LENGTH		8	/* int32 BatchLength */
+#define DB_RB_CRC		17	/* uint32 CRC-32C of what follows */
+#define DB_RB_ATTRIBUTES	21	/* the CRC covers from here to the end */
+
+/* A growable byte buffer; a failed allocation is sticky (oom). */
+struct db_buf {
+	unsigned char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void db_buf_put(struct db_buf *b, const void *data, size_t n)
+{
+	unsigned char *np;
+	size_t cap;
+
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+/* Big-endian integer of n bytes (1..8). */
+static void db_buf_be(struct db_buf *b, uint64_t v, int n)
+{
+	unsigned char tmp[8];
+	int i;
+
+	for (i = 0; i < n; i++)
+		tmp[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	db_buf_put(b, tmp, (size_t)n);
+}
+
+static void db_buf_patch_be32(struct db_buf *b, size_t at, uint32_t v)
+{
+	if (b->oom || at + 4 > b->len)
+		return;
+	b->p[at] = (unsigned char)(v >> 24);
+	b->p[at + 1] = (unsigned char)(v >> 16);
+	b->p[at + 2] = (unsigned char)(v >> 8);
+	b->p[at + 3] = (unsigned char)v;
+}
+
+/* Zigzag varint, as every length and delta inside a v2 record. */
+static void db_buf_varint(struct db_buf *b, int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	unsigned char tmp[10];
+	size_t n = 0;
+
+	while (u >= 0x80) {
+		tmp[n++] = (unsigned char)(u | 0x80);
+		u >>= 7;
+	}
+	tmp[n++] = (unsigned char)u;
+	db_buf_put(b, tmp, n);
+}
+
+/* Kafka STRING: int16 length, bytes. */
+static void db_buf_str(struct db_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	db_buf_be(b, n, 2);
+	db_buf_put(b, s, n);
+}
+
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bytewise: the
+ * batches are small and this is a test tool. */
+static uint32_t db_crc32c(const unsigned char *p, size_t n)
+{
+	static uint32_t table[256];
+	static bool ready;
+	uint32_t c;
+	size_t i;
+	int k;
+
+	if (!ready) {
+		for (i = 0; i < 256; i++) {
+			c = (uint32_t)i;
+			for (k = 0; k < 8; k++)
+				c = (c >> 1) ^ (c & 1 ? 0x82F63B78u : 0);
+			table[i] = c;
+		}
+		ready = true;
+	}
+	c = 0xFFFFFFFFu;
+	for (i = 0; i < n; i++)
+		c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+	return c ^ 0xFFFFFFFFu;
+}
+
+/*
+ * One record of a v2 batch: content as produce writes it (null key, value
+ * "TOPIC/PARTITION/OFFSET" padded to DB_CORRUPT_VALUE, header h=OFFSET).
+ * extra is added to the record's length prefix (overrun damage).  *vat
+ * gets the position of the value's first byte in out.
+ */
+static void db_record_put(struct db_buf *out, const char *topic, int32_t part,
+			  int64_t base, int delta, int extra, size_t *vat)
+{
+	struct db_buf r = { 0 };
+	char val[DB_CORRUPT_VALUE + 300], hdr[24];
+	size_t vlen;
+	int hlen;
+
+	vlen = (size_t)snprintf(val, sizeof(val), "%s/%" PRId32 "/%" PRId64,
+				topic, part, base + delta);
+	if (vlen >= sizeof(val))
+		vlen = sizeof(val) - 1;
+	if (vlen < DB_CORRUPT_VALUE) {
+		memset(val + vlen, '.', DB_CORRUPT_VALUE - vlen);
+		vlen = DB_CORRUPT_VALUE;
+	}
+	hlen = snprintf(hdr, sizeof(hdr), "%" PRId64, base + delta);
+
+	db_buf_be(&r, 0, 1);		/* attributes */
+	db_buf_varint(&r, 0);		/* timestamp delta */
+	db_buf_varint(&r, delta);	/* offset delta */
+	db_buf_varint(&r, -1);		/* null key */
+	db_buf_varint(&r, (int64_t)vlen);
+	*vat = r.len;
+	db_buf_put(&r, val, vlen);
+	db_buf_varint(&r, 1);		/* one header */
+	db_buf_varint(&r, 1);
+	db_buf_put(&r, "h", 1);
+	db_buf_varint(&r, hlen);
+	db_buf_put(&r, hdr, (size_t)hlen);
+
+	if (r.oom) {
+		out->oom = true;
+	} else {
+		db_buf_varint(out, (int64_t)r.len + extra);
+		*vat += out->len;
+		db_buf_put(out, r.p, r.len);
+	}
+	free(r.p);
+}
+
+/*
+ * A v2 record batch of count records at base offset base, damaged as how
+ * says.  Every damage but crc keeps the CRC right, so that the consumer's
+ * parser, not its CRC check, has to find it.  The batch is in b (caller
+ * frees b->p).
+ */
+static void db_batch_build(struct db_buf *b, const char *topic, int32_t part,
+			   int64_t base, int count, enum db_damage how)
+{
+	int64_t now = (int64_t)time(NULL) * 1000;
+	size_t vat = 0;
+	int i;
+
+	db_buf_be(b, (uint64_t)base, 8);
+	db_buf_be(b, 0, 4);			/* BatchLength, patched */
+	db_buf_be(b, 0, 4);			/* PartitionLeaderEpoch */
+	db_buf_be(b, 2, 1);			/* magic */
+	db_buf_be(b, 0, 4);			/* CRC, patched */
+	db_buf_be(b, how == DB_DAMAGE_CODEC ? 1 : 0, 2);
+	db_buf_be(b, (uint64_t)(count - 1 + (how == DB_DAMAGE_COUNT)), 4);
+	db_buf_be(b, (uint64_t)now, 8);		/* BaseTimestamp */
+	db_buf_be(b, (uint64_t)now, 8);		/* MaxTimestamp */
+	db_buf_be(b, (uint64_t)-1, 8);		/* ProducerId */
+	db_buf_be(b, (uint64_t)-1, 2);		/* ProducerEpoch */
+	db_buf_be(b, (uint64_t)-1, 4);		/* BaseSequence */
+	db_buf_be(b, (uint64_t)(count + (how == DB_DAMAGE_COUNT)), 4);
+	for (i = 0; i < count; i++)
+		db_record_put(b, topic, part, base, i,
+			      how == DB_DAMAGE_OVERRUN && i == count - 1 ? 64
+								    : 0,
+			      &vat);
+	if (b->oom)
+		return;
+	/* A truncated batch looks like the partial one a broker leaves at
+	 * the end of a Fetch response cut at the size limit. */
+	db_buf_patch_be32(b, DB_RB_LENGTH,
+			  (uint32_t)(b->len - 12 +
+				     (how == DB_DAMAGE_TRUNCATE ? 100 : 0)));
+	db_buf_patch_be32(b, DB_RB_CRC, db_crc32c(b->p + DB_RB_ATTRIBUTES,
+						  b->len - DB_RB_ATTRIBUTES));
+	/* After the CRC: the last record's value starts with an upper-case
+	 * topic letter, a change a consumer without CRC checks shows. */
+	if (how == DB_DAMAGE_CRC)
+		b->p[vat] ^= 0x20;
+}
+
+/* Where the partition's leader listens, from a fresh metadata request
+ * (all topics: naming one would auto-create it).  host gets a copy. */
+static int db_leader_addr(rd_kafka_t *rk, const char *topic, int32_t part,
+			  char *host, size_t hostsz, int *port,
+			  char *ans, size_t anssz)
+{
+	const struct rd_kafka_metadata *md;
+	const struct rd_kafka_metadata_topic *t = NULL;
+	rd_kafka_resp_err_t err;
+	int32_t leader = -1;
+	int i, ret = -1;
+
+	err = rd_kafka_metadata(rk, 1, NULL, &md, DB_TIMEOUT_MS);
+	if (err)
+		return db_fail(ans, anssz, "metadata: %s",
+			       rd_kafka_err2name(err));
+	for (i = 0; i < md->topic_cnt && !t; i++)
+		if (!strcmp(md->topics[i].topic, topic))
+			t = &md->topics[i];
+	if (!t || t->err || t->partition_cnt == 0) {
+		db_fail(ans, anssz, "unknown topic %s", topic);
+		goto out_destroy;
+	}
+	if (part >= t->partition_cnt) {
+		db_fail(ans, anssz, "topic %s has %d partitions", topic,
+			t->partition_cnt);
+		goto out_destroy;
+	}
+	for (i = 0; i < t->partition_cnt; i++)
+		if (t->partitions[i].id == part)
+			leader = t->partitions[i].leader;
+	for (i = 0; i < md->broker_cnt; i++) {
+		if (md->brokers[i].id != leader)
+			continue;
+		snprintf(host, hostsz, "%s", md->brokers[i].host);
+		*port = md->brokers[i].port;
+		ret = 0;
+	}
+	if (ret)
+		db_fail(ans, anssz, "%s [%" PRId32 "] has no leader", topic,
+			part);
+out_destroy:
+	rd_kafka_metadata_destroy(md);
+	return ret;
+}
+
+/* A blocking TCP connection with DB_TIMEOUT_MS on every read and write,
+ * or -1 with the reason in ans. */
+static int db_tcp_connect(const char *host, int port, char *ans, size_t anssz)
+{
+	struct timeval tv = { DB_TIMEOUT_MS / 1000, 0 };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	char portstr[16];
+	int fd = -1, rc;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc)
+		return db_fail(ans, anssz, "%s: %s", host, gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
+			-1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ==
+			-1 ||
+		    connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+			rc = errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		break;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		db_fail(ans, anssz, "connect %s:%d: %s", host, port,
+			strerror(rc));
+	return fd;
+}
+
+static bool db_io_all(int fd, unsigned char *p, size_t n, bool wr)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = wr ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+/* Big-endian reads from a response; *ok turns false past the end. */
+static uint64_t db_rd_be(const unsigned char *p, size_t len, size_t *at,
+			 int n, bool *ok)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (*at + (size_t)n > len) {
+		*ok = false;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[(*at)++];
+	return v;
+}
+
+/*
+ * Send batch to the leader at host:port in a ProduceRequest v3 (acks=all)
+ * and read the one partition's ErrorCode and BaseOffset.  Returns 0 with
+ * *code and *base set, or -1 (connection or framing failure) with the
+ * reason in ans.
+ */
+static int db_raw_produce(const char *host, int port, const char *topic,
+			  int32_t part, const struct db_buf *batch,
+			  int16_t *code, int64_t *base, char *ans, size_t anssz)
+{
+	static int32_t corr = 0x64620000;	/* "db" */
+	struct db_buf req = { 0 };
+	unsigned char *resp = NULL, szb[4];
+	size_t at = 0, rlen;
+	bool ok = true;
+	int fd, ret = -1;
+
+	corr++;
+	db_buf_be(&req, 0, 4);			/* size, patched */
+	db_buf_be(&req, 0, 2);			/* ApiKey Produce */
+	db_buf_be(&req, 3, 2);			/* ApiVersion */
+	db_buf_be(&req, (uint32_t)corr, 4);
+	db_buf_str(&req, "devbroker-corrupt");
+	db_buf_be(&req, (uint64_t)-1, 2);	/* null TransactionalId */
+	db_buf_be(&req, (uint64_t)-1, 2);	/* Acks: all */
+	db_buf_be(&req, DB_TIMEOUT_MS, 4);
+	db_buf_be(&req, 1, 4);			/* one topic */
+	db_buf_str(&req, topic);
+	db_buf_be(&req, 1, 4);			/* one partition */
+	db_buf_be(&req, (uint32_t)part, 4);
+	db_buf_be(&req, batch->len, 4);
+	db_buf_put(&req, batch->p, batch->len);
+	if (req.oom) {
+		db_fail(ans, anssz, "out of memory");
+		goto out_free;
+	}
+	db_buf_patch_be32(&req, 0, (uint32_t)(req.len - 4));
+
+	fd = db_tcp_connect(host, port, ans, anssz);
+	if (fd == -1)
+		goto out_free;
+	errno = 0;
+	if (!db_io_all(fd, req.p, req.len, true) ||
+	    !db_io_all(fd, szb, 4, false)) {
+		db_fail(ans, anssz, "produce to %s:%d: %s", host, port,
+			errno ? strerror(errno) : "connection closed");
+		goto out_close;
+	}
+	rlen = (size_t)szb[0] << 24 | (size_t)szb[1] << 16 |
+	       (size_t)szb[2] << 8 | szb[3];
+	if (rlen < 4 || rlen > 1 << 20 || !(resp = malloc(rlen)) ||
+	    !db_io_all(fd, resp, rlen, false)) {
+		db_fail(ans, anssz, "produce to %s:%d: bad response of %zu "
+			"bytes", host, port, rlen);
+		goto out_close;
+	}
+	/* CorrelationId, [Topic [Partition ErrorCode BaseOffset ...]] */
+	ok = db_rd_be(resp, rlen, &at, 4, &ok) == (uint32_t)corr;
+	ok = ok && db_rd_be(resp, rlen, &at, 4, &ok) == 1;
+	at += (size_t)db_rd_be(resp, rlen, &at, 2, &ok);	/* name */
+	ok = ok && db_rd_be(resp, rlen, &at, 4, &ok) == 1;
+	ok = ok && db_rd_be(resp, rlen, &at, 4, &ok) == (uint32_t)part;
+	*code = (int16_t)db_rd_be(resp, rlen, &at, 2, &ok);
+	*base = (int64_t)db_rd_be(resp, rlen, &at, 8, &ok);
+	if (!ok) {
+		db_fail(ans, anssz, "produce to %s:%d: malformed response",
+			host, port);
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	close(fd);
+out_free:
+	free(resp);
+	free(req.p);
+	return ret;
+}
+
+/* Parse "[HOW] [records=N]" after TOPIC PARTITION. */
+static bool db_parse_corrupt(int argc, char **argv, enum db_damage *how,
+			     int *count)
+{
+	bool have_how = false;
+	size_t k;
+	int i;
+
+	for (i = 3; i < argc; i++) {
+		if (!strncmp(argv[i], "records=", 8)) {
+			if (!db_parse_int(argv[i] + 8, 1, 10000, count))
+				return false;
+			continue;
+		}
+		for (k = 0; k < sizeof(db_damage_names) /
+				    sizeof(db_damage_names[0]); k++)
+			if (!have_how && !strcmp(argv[i], db_damage_names[k]))
+				break;
+		if (k == sizeof(db_damage_names) / sizeof(db_damage_names[0]))
+			return false;
+		*how = (enum db_damage)k;
+		have_how = true;
+	}
+	return true;
+}
+
+/*
+ * corrupt TOPIC PARTITION [crc|overrun|count|codec|truncate] [records=N]
+ * Appends one damaged batch of N records (default 10) at the partition's
+ * high watermark and answers "ok BASE", its base offset.  NOT_LEADER
+ * (a leader just moved) is retried within the usual bound; nothing was
+ * appended then.
+ */
+static int db_cmd_corrupt(struct db *db, int argc, char **argv,
+			  char *ans, size_t anssz)
+{
+	int64_t deadline = db_now_ms() + DB_TIMEOUT_MS, lo, hi, base;
+	enum db_damage how = DB_DAMAGE_CRC;
+	int count = DB_CORRUPT_RECORDS, part, port = 0;
+	struct db_buf batch;
+	char host[256];
+	rd_kafka_t *rk;
+	int16_t code;
+	int ret;
+
+	if (argc < 3 || argc > 5 || !*argv[1] ||
+	    !db_parse_int(argv[2], 0, INT32_MAX, &part) ||
+	    !db_parse_corrupt(argc, argv, &how, &count))
+		return db_usage(ans, anssz, argv[0]);
+	rk = db_aux(db, ans, anssz);
+	if (!rk)
+		return -1;
+	for (;;) {
+		if (db_leader_addr(rk, argv[1], part, host, sizeof(host), &port,
+				   ans, anssz) ||
+		    db_watermarks(rk, argv[1], part, &lo, &hi, ans, anssz))
+			return -1;
+		memset(&batch, 0, sizeof(batch));
+		db_batch_build(&batch, argv[1], part, hi, count, how);
+		if (batch.oom) {
+			free(batch.p);
+			return db_fail(ans, anssz, "out of memory");
+		}
+		ret = db_raw_produce(host, port, argv[1], part, &batch, &code,
+				     &base, ans, anssz);
+		free(batch.p);
+		if (ret)
+			return -1;
+		if (code != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+		    db_now_ms() + 200 >= deadline)
+			break;
+		db_sleep_ms(200);
+	}
+	if (code)
+		return db_fail(ans, anssz, "corrupt %s [%d]: %s", argv[1], part,
+			       rd_kafka_err2name((rd_kafka_resp_err_t)code));
+	if (base != hi)
+		return db_fail(ans, anssz, "the corrupt batch landed at %" PRId64
+			       ", not at the high watermark %" PRId64
+			       " (another producer?)", base, hi);
+	snprintf(ans, anssz, "%" PRId64, base);
+	return 0;
+}
+
+/*
  * Topic and fault-injection commands: thin wrappers over rdkafka_mock.h.
  */
 
@@ -1212,6 +1720,9 @@ static const struct db_cmd db_cmds[] = {
 	  "produce TOPIC COUNT [partition=P] [codec=none|gzip|snappy|lz4|zstd]"
 	  " [size=BYTES] [keys=none|seq|mod:N] [batch=N]" },
 	{ "txn", db_cmd_txn, "txn TOPIC PARTITION COUNT commit|abort" },
+	{ "corrupt", db_cmd_corrupt,
+	  "corrupt TOPIC PARTITION [crc|overrun|count|codec|truncate]"
+	  " [records=N]" },
 	{ "errors", db_cmd_errors, "errors APIKEY CODE [COUNT]" },
 	{ "broker-errors", db_cmd_broker_errors,
 	  "broker-errors ID APIKEY CODE [COUNT] [RTT_MS]" },

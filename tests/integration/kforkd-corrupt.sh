@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# kforkd and a corrupt record batch: the error belongs to that partition only.
+# devbroker (3 brokers), a topic of 4 partitions; N records, then one damaged
+# batch in partition 2 (devbroker's "corrupt", a flipped byte behind the
+# CRC-32C by default), then N2 more records.  kforkd with 2 file-handler
+# workers must:
+#   - commit partitions 0, 1, 3 up to their high watermarks,
+#   - commit partition 2 up to the damaged batch's base offset (every record
+#     before it done, none at or after it handed to a worker),
+#   - log one error line naming the topic, partition 2 and that offset,
+#   - show partition 2 "paused": true with a "paused_reason" in
+#     `kforkctl status`, the others not paused,
+#   - stay alive, and exit 0 on `kforkctl stop`.
+# KFORKD_CORRUPT_HOW picks the damage (crc, overrun, count, codec, truncate; default
+# crc); KFORKD_CORRUPT_N overrides N (default 20000).  With crc and codec
+# no record of the batch can be trusted, so partition 2 stops at the
+# batch's base offset.  With overrun and count the CRC is right and the
+# records before the malformed spot are intact: kforkd delivers them and
+# stops at the first record it cannot read (the batch's last record for
+# overrun, the missing one after the 10 present for count).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
+KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
+[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+[ -x "$KFORKCTL" ] || { echo "no kforkctl at $KFORKCTL" >&2; exit 99; }
+N=${KFORKD_CORRUPT_N:-20000}
+N2=$((N / 2))
+HOW=${KFORKD_CORRUPT_HOW:-crc}
+P=4
+BAD=2
+TOPIC=corrupt
+GROUP=kforkd-corrupt
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-corrupt.XXXXXX")
+kpid=
+cleanup() {
+	if [ -n "$kpid" ]; then
+		kill -KILL "$kpid" 2>/dev/null || true
+		wait "$kpid" 2>/dev/null || true
+	fi
+	if [ -n "${KF_CORRUPT_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
+}
+at_exit cleanup
+
+# status_json: kforkctl status into $tmp/status.json; false when it fails.
+status_json() {
+	"$KFORKCTL" -s "$tmp/ctl.sock" status > "$tmp/status.json" 2> "$tmp/status.err"
+}
+
+# status_get PYEXPR: evaluate PYEXPR with d = the status JSON and
+# a = {partition: assignment entry of $TOPIC}; prints the result.
+status_get() {
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = {e["partition"]: e for e in d.get("assignment", []) if e.get("topic") == sys.argv[2]}
+try:
+	print(eval(sys.argv[3]))
+except Exception as e:
+	print("error: %r" % e)' "$tmp/status.json" "$TOPIC" "$1"
+}
+
+# check WHAT GOT WANT
+check() { if [ "$2" = "$3" ]; then pass "$1: $2"; else fail "$1: $2, want $3"; fi; }
+
+db_start 3
+db topic "$TOPIC" $P
+db produce "$TOPIC" "$N" codec=lz4 keys=seq
+db corrupt "$TOPIC" $BAD "$HOW"
+read -r _ base <<< "$DB_REPLY"
+case $HOW in
+overrun) stop=$((base + 9)) ;;	# devbroker's batch has 10 records
+count) stop=$((base + 10)) ;;
+*) stop=$base ;;
+esac
+echo "corrupt batch ($HOW) in $TOPIC/$BAD at offset $base, kforkd must stop at $stop"
+db produce "$TOPIC" "$N2" codec=lz4 keys=seq
+hwm=()
+for p in $(seq 0 $((P - 1))); do
+	db hwm "$TOPIC" "$p"
+	read -r _ _ h <<< "$DB_REPLY"
+	hwm+=("$h")
+done
+echo "high watermarks: ${hwm[*]}"
+w=()
+for p in $(seq 0 $((P - 1))); do
+	if [ "$p" -eq $BAD ]; then w+=("$stop"); else w+=("${hwm[$p]}"); fi
+done
+want="ok ${w[*]}"
+
+mkdir "$tmp/out"
+cat > "$tmp/kforkd.conf" <<EOF
+kafka = {
+  bootstrap = "$BOOTSTRAP";
+  group = "$GROUP";
+  topics = [ "$TOPIC" ];
+  session_timeout_ms = 6000;
+  heartbeat_interval_ms = 1000;
+  rebalance_timeout_ms = 10000;
+  commit_interval_ms = 500;
+};
+workers = {
+  count = 2;
+  dispatch = "partition";
+  nice = 0;
+  shutdown_timeout_ms = 10000;
+  handler = { type = "file"; dir = "$tmp/out"; };
+};
+log = { level = "info"; };
+control = { socket = "$tmp/ctl.sock"; };
+EOF
+
+"$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
+kpid=$!
+parts=$(seq -s, 0 $((P - 1)))
+end=$(($(date +%s) + 120))
+done_=false
+while (($(date +%s) < end)); do
+	kill -0 "$kpid" 2>/dev/null || break
+	db committed "$GROUP" "$TOPIC" "$parts"
+	if [ "$DB_REPLY" = "$want" ]; then
+		done_=true
+		break
+	fi
+	sleep 0.2
+done
+if $done_; then
+	pass "committed = watermarks for 0,1,3 and $stop for $BAD ($DB_REPLY)"
+else
+	fail "committed $DB_REPLY after 120 s, want $want"
+fi
+# Nothing moves later: two more commit intervals.
+sleep 1.2
+db committed "$GROUP" "$TOPIC" "$parts"
+if [ "$DB_REPLY" = "$want" ]; then
+	pass "still committed $DB_REPLY a second later"
+else
+	fail "committed moved to $DB_REPLY, want $want"
+fi
+
+if kill -0 "$kpid" 2>/dev/null; then
+	pass "kforkd still running"
+else
+	fail "kforkd exited"
+fi
+
+# A stopped partition must not be refetched in a loop: kforkd's own CPU
+# time (utime + stime, in clock ticks) over 2 idle seconds.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$kpid/stat" 2>/dev/null || echo 0; }
+c0=$(cpu_ticks)
+sleep 2
+c1=$(cpu_ticks)
+hz=$(getconf CLK_TCK)
+ms=$(((c1 - c0) * 1000 / hz))
+if [ "$ms" -le 200 ]; then
+	pass "kforkd idle: $ms ms of CPU in 2 s"
+else
+	fail "kforkd busy while idle: $ms ms of CPU in 2 s"
+fi
+
+# The log: error lines naming the bad partition and the batch's offset.
+errs=$(grep -E "^[^ ]+ error " "$tmp/kforkd.log" || true)
+named=$(grep -F "$TOPIC/$BAD:" <<< "$errs" | grep -cF "offset $base" || true)
+others=$(grep -vF "$TOPIC/$BAD:" <<< "$errs" | grep -c . || true)
+echo "--- error lines in kforkd's log:"
+printf '%s\n' "$errs"
+if [ "$named" -ge 1 ]; then
+	pass "an error line names $TOPIC/$BAD and offset $base"
+else
+	fail "no error line names $TOPIC/$BAD and offset $base"
+fi
+if [ "$named" -eq 1 ]; then
+	pass "exactly one error line for the corrupt batch"
+else
+	fail "$named error lines for the corrupt batch, want 1"
+fi
+if [ "$others" -eq 0 ]; then
+	pass "no other error lines"
+else
+	fail "$others other error lines"
+fi
+
+# The status.
+if status_json; then
+	pass "kforkctl status: exit 0"
+	got=$(status_get '[(p, a[p]["paused"]) for p in sorted(a)]')
+	check "status: paused per partition" "$got" \
+		"[(0, False), (1, False), (2, True), (3, False)]"
+	reason=$(status_get "a[$BAD].get('paused_reason')")
+	if [[ $reason == *"offset $base"* ]]; then
+		pass "status: $TOPIC/$BAD paused_reason: $reason"
+	else
+		fail "status: $TOPIC/$BAD paused_reason '$reason' does not name offset $base"
+	fi
+	got=$(status_get '[a[p].get("paused_reason") for p in sorted(a) if p != '$BAD']')
+	check "status: no reason on the others" "$got" "[None, None, None]"
+	got=$(status_get '[a[p]["committed"] for p in sorted(a)]')
+	c=${want#ok }
+	check "status: committed" "$got" "[${c// /, }]"
+	got=$(status_get 'd["state"]')
+	check "status: state" "$got" "stable"
+else
+	fail "kforkctl status failed: $(cat "$tmp/status.err")"
+fi
+
+# It keeps consuming the other partitions: more records everywhere.
+db produce "$TOPIC" 400 codec=lz4 keys=seq
+w=()
+for p in $(seq 0 $((P - 1))); do
+	db hwm "$TOPIC" "$p"
+	read -r _ _ h <<< "$DB_REPLY"
+	if [ "$p" -eq $BAD ]; then w+=("$stop"); else w+=("$h"); fi
+done
+want="ok ${w[*]}"
+end=$(($(date +%s) + 60))
+while (($(date +%s) < end)); do
+	db committed "$GROUP" "$TOPIC" "$parts"
+	[ "$DB_REPLY" = "$want" ] && break
+	sleep 0.2
+done
+if [ "$DB_REPLY" = "$want" ]; then
+	pass "100 more records a partition: committed $DB_REPLY"
+else
+	fail "100 more records a partition: committed $DB_REPLY, want $want"
+fi
+
+# The workers' files: every offset below the commit points, nothing of the
+# bad partition at or after the corrupt batch.
+got=$(cat "$tmp"/out/worker-*.log | awk -v t="$TOPIC" -v w="${want#ok }" -v bad=$BAD '
+	BEGIN { n = split(w, c, " ") }
+	$1 == t { seen[$2 " " $3] = 1; if ($2 == bad && $3 >= c[bad + 1]) past++ }
+	END {
+		m = 0
+		for (p = 0; p < n; p++)
+			for (o = 0; o < c[p + 1]; o++)
+				if (!((p " " o) in seen)) m++
+		print m + 0, past + 0
+	}')
+if [ "$got" = "0 0" ]; then
+	pass "file handler output: every offset below the commit points, none from $stop on in $BAD"
+else
+	fail "file handler output: missing, past-the-batch = $got"
+fi
+
+# A graceful stop.
+rc=0
+out=$("$KFORKCTL" -s "$tmp/ctl.sock" stop 2>&1) || rc=$?
+# KFORKCTL.md says it prints "ok"; kforkctl.c prints what follows the
+# answer's "ok" line, nothing for stop.  Either is accepted.
+if [ $rc -eq 0 ] && { [ -z "$out" ] || [ "$out" = ok ]; }; then
+	pass "kforkctl stop: exit 0, '$out'"
+else
+	fail "kforkctl stop: exit $rc, '$out', want exit 0"
+fi
+rc=0
+for _ in $(seq 200); do
+	kill -0 "$kpid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$kpid" 2>/dev/null; then
+	fail "kforkd still running 20 s after kforkctl stop"
+else
+	wait "$kpid" || rc=$?
+	kpid=
+	if [ $rc -eq 0 ]; then
+		pass "kforkd exits 0 after kforkctl stop"
+	else
+		fail "kforkd exit status $rc after kforkctl stop"
+	fi
+fi
+db committed "$GROUP" "$TOPIC" "$parts"
+if [ "$DB_REPLY" = "$want" ]; then
+	pass "committed after the stop: $DB_REPLY"
+else
+	fail "committed after the stop: $DB_REPLY, want $want"
+fi
+
+if [ "$FAILED" -ne 0 ]; then
+	echo "--- kforkd log (tail)"
+	tail -40 "$tmp/kforkd.log"
+fi
+summary
