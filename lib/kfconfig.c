@@ -74,6 +74,7 @@ enum key_type {
 	KT_BOOL,        /* bool */
 	KT_ENUM,        /* an enum, stored as int */
 	KT_STRV,        /* char ** (NULL-terminated) + int count at off2 */
+	KT_MODE,        /* int: a file mode written as an octal string ("0660") */
 	KT_GROUP,       /* sub-table */
 };
 
@@ -100,6 +101,7 @@ struct key {
 	{ .name = n, .type = KT_I64, .off = OFF(m), .min = lo, .max = hi, .idef = d }
 #define K_BOOL(n, m, d) { .name = n, .type = KT_BOOL, .off = OFF(m), .idef = d }
 #define K_ENUM(n, m, w, d) { .name = n, .type = KT_ENUM, .off = OFF(m), .words = w, .idef = d }
+#define K_MODE(n, m, d) { .name = n, .type = KT_MODE, .off = OFF(m), .idef = d }
 #define K_GROUP(n, s) { .name = n, .type = KT_GROUP, .sub = s }
 #define HBIT(t) (1u << (t))
 
@@ -138,6 +140,7 @@ static const struct key kafka_keys[] = {
 	K_I32("fetch_max_bytes", kafka.fetch_max_bytes, 1, INT32_MAX, 52428800),
 	K_I32("fetch_partition_max_bytes", kafka.fetch_partition_max_bytes, 1, INT32_MAX,
 	      1048576),
+	K_I32("metadata_max_age_ms", kafka.metadata_max_age_ms, 1000, 86400000, 300000),
 	K_GROUP("security", security_keys),
 	{ NULL },
 };
@@ -185,6 +188,7 @@ static const struct key log_keys[] = {
 static const struct key control_keys[] = {
 	K_STR("socket", control.socket, "/run/kfork/kforkd.sock"),
 	K_STR("metrics_listen", control.metrics_listen, ""),
+	K_MODE("socket_mode", control.socket_mode, 0600),
 	{ NULL },
 };
 
@@ -400,6 +404,7 @@ static const char *want_word(enum key_type t)
 	case KT_BOOL: return "a boolean (true or false)";
 	case KT_ENUM: return "a string";
 	case KT_STRV: return "an array of strings";
+	case KT_MODE: return "a string";
 	case KT_GROUP: return "a group";
 	}
 	return "?";
@@ -450,11 +455,28 @@ static int parse_strv(struct ctx *cx, const config_setting_t *s, const struct ke
 	return KF_OK;
 }
 
+/* A mode is written as a string so that its octal digits cannot be read
+ * as decimal (libconfig 1.5 reads 0660 as 660): 3 or 4 digits 0..7. */
+static int parse_mode(struct ctx *cx, const config_setting_t *s, const struct key *k,
+		      const char *name)
+{
+	const char *v = config_setting_get_string(s);
+	size_t len = strlen(v);
+
+	if ((len == 3 || len == 4) && strspn(v, "01234567") == len) {
+		set_int(cx->cfg, k, strtol(v, NULL, 8));
+		return KF_OK;
+	}
+	return fail(cx, s, "%s: \"%s\" is not an octal mode of 3 or 4 digits (e.g. \"0660\")",
+		    name, v);
+}
+
 static bool type_fits(enum key_type t, int lt)
 {
 	switch (t) {
 	case KT_STR:
 	case KT_ENUM:
+	case KT_MODE:
 		return lt == CONFIG_TYPE_STRING;
 	case KT_I32:
 	case KT_I64:
@@ -500,6 +522,8 @@ static int parse_value(struct ctx *cx, const config_setting_t *s, const struct k
 		return parse_enum(cx, s, k, name);
 	case KT_STRV:
 		return parse_strv(cx, s, k, name);
+	case KT_MODE:
+		return parse_mode(cx, s, k, name);
 	case KT_GROUP:
 		break;
 	}
@@ -1188,6 +1212,7 @@ bool kf_config_kafka_changed(const struct kf_config *a, const struct kf_config *
 	       x->fetch_max_wait_ms != y->fetch_max_wait_ms ||
 	       x->fetch_max_bytes != y->fetch_max_bytes ||
 	       x->fetch_partition_max_bytes != y->fetch_partition_max_bytes ||
+	       x->metadata_max_age_ms != y->metadata_max_age_ms ||
 	       s->protocol != t->protocol || !str_eq(s->ca_file, t->ca_file) ||
 	       !str_eq(s->cert_file, t->cert_file) || !str_eq(s->key_file, t->key_file) ||
 	       s->verify_peer != t->verify_peer || s->sasl_mechanism != t->sasl_mechanism ||

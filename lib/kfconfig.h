@@ -134,6 +134,7 @@ struct kf_config_kafka {
 	int32_t fetch_max_wait_ms;
 	int32_t fetch_max_bytes;
 	int32_t fetch_partition_max_bytes;
+	int32_t metadata_max_age_ms;    /* the group leader's metadata refresh */
 	struct kf_config_security security;
 };
 
@@ -172,6 +173,8 @@ struct kf_config_log {
 struct kf_config_control {
 	char *socket;               /* "" = no control socket */
 	char *metrics_listen;       /* "" = no metrics listener; "[host]:port" */
+	int socket_mode;            /* permission bits of the socket (0600); an
+	                               octal string of 3 or 4 digits in the file */
 };
 
 struct kf_config {

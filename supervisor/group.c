@@ -7,6 +7,11 @@
  * epoch; abandoning a step (rejoin, rediscover) bumps the epoch so a late
  * answer to the abandoned step is dropped.  Heartbeats run on their own
  * timer whenever a generation is held, whatever else is in flight.
+ *
+ * The leader's partition counts (the snapshot) are taken with the metadata
+ * its assignment is computed from, cover every topic any member subscribes
+ * to (0 for a topic that did not exist), and live until the next JoinGroup
+ * or rejoin; a follower has none.  While stable, a timer re-reads them.
  */
 #include "config.h"
 
@@ -26,6 +31,7 @@
 #define LOGC "group"
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
+#define METADATA_MAX_AGE_MS 300000
 
 enum gstate {
 	GS_INIT = 0,  /* not started */
@@ -76,14 +82,14 @@ struct kf_group {
 	void *opaque;
 
 	char *group, *instance_id;
-	int session_ms, hb_ms, rebalance_ms;
+	int session_ms, hb_ms, rebalance_ms, md_age_ms;
 	char **protocols, **topics;
 	int nprotocols, ntopics;
 
 	enum gstate state;
 	bool ever_stable;
 	int32_t coord;               /* coordinator node, -1 unknown */
-	bool coord_inflight, md_inflight, hb_inflight;
+	bool coord_inflight, md_inflight, hb_inflight, check_inflight;
 	uint32_t epoch;
 	char *member_id;             /* "" until the broker gives one */
 	int32_t generation;
@@ -100,7 +106,13 @@ struct kf_group {
 	struct kf_group_member *members;
 	int nmembers;
 
-	ev_timer retry, hb, revoke, leave_t;
+	/* leader: partition counts the assignment was computed with */
+	struct kf_arena snap_arena;
+	struct kf_group_topic *snap;
+	int nsnap;
+	bool has_snap;
+
+	ev_timer retry, hb, revoke, leave_t, check;
 	double backoff;
 	ev_tstamp last_hb_ok, last_hb_send;
 	bool gap_valid;
@@ -240,7 +252,7 @@ static char *adup(struct greq *q, const char *s)
 
 static struct kf_conn *coord_conn(struct kf_group *g)
 {
-	return g->coord < 0 ? NULL : kf_cluster_broker(g->cl, g->coord);
+	return g->coord < 0 ? NULL : kf_cluster_coordinator(g->cl, g->coord);
 }
 
 /* Send q on conn c; on a refusal the callback runs as for a transport error. */
@@ -303,6 +315,7 @@ static void fatal(struct kf_group *g, const char *fmt, ...)
 	ev_timer_stop(g->loop, &g->retry);
 	ev_timer_stop(g->loop, &g->hb);
 	ev_timer_stop(g->loop, &g->revoke);
+	ev_timer_stop(g->loop, &g->check);
 	if (g->cb.on_fatal)
 		g->cb.on_fatal(g->opaque, msg);
 }
@@ -377,6 +390,17 @@ static void drop_assignment(struct kf_group *g)
 	g->owned = false;
 }
 
+/* The snapshot belongs to one generation's assignment: a new join (as
+ * leader or not) or a rejoin ends it, and with it the check timer. */
+static void drop_snapshot(struct kf_group *g)
+{
+	ev_timer_stop(g->loop, &g->check);
+	kf_arena_free(&g->snap_arena);
+	g->snap = NULL;
+	g->nsnap = 0;
+	g->has_snap = false;
+}
+
 /*
  * Leave the current generation and join again.  An eager protocol revokes
  * everything first (on_revoke, then wait); lost partitions go to on_lost.
@@ -388,6 +412,7 @@ static void rejoin(struct kf_group *g, const char *why, bool lost)
 	kf_info(LOGC, "%s: rejoining (%s)", g->group, why);
 	g->epoch++;
 	ev_timer_stop(g->loop, &g->retry);
+	drop_snapshot(g);
 	if (g->state == GS_REVOKING)
 		return; /* already on the way */
 	if (g->owned && lost) {
@@ -548,6 +573,45 @@ static struct kf_bytes to_arena(struct kf_wr *w, struct kf_arena *a)
 
 static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque);
 
+/* A topic's partition count in a Metadata answer: 0 when the broker does
+ * not know the topic, -1 when the answer says nothing usable about it now
+ * (another error, e.g. LEADER_NOT_AVAILABLE while it is being created, or
+ * not in the answer at all). */
+static int32_t md_partitions(const struct kf_metadata_resp *md, const char *topic)
+{
+	for (int32_t i = 0; i < md->topics.n; i++) {
+		const struct kf_metadata_resp_topic *t =
+			&KF_AT(md->topics, struct kf_metadata_resp_topic, i);
+		if (!t->name || strcmp(t->name, topic) != 0)
+			continue;
+		if (t->error_code == 3) /* UNKNOWN_TOPIC_OR_PARTITION */
+			return 0;
+		return t->error_code ? -1 : t->partitions.n;
+	}
+	return -1;
+}
+
+/* Remember the counts the assignment is computed from, for every topic
+ * the leader asked about (req): what on_leader_md leaves out counts 0. */
+static void take_snapshot(struct kf_group *g, const struct kf_metadata_req *req,
+			  const struct kf_metadata_resp *md)
+{
+	drop_snapshot(g);
+	g->snap = kf_arena_alloc(&g->snap_arena, (size_t)(req->topics.n + 1) * sizeof(*g->snap));
+	if (!g->snap)
+		abort();
+	for (int32_t i = 0; i < req->topics.n; i++) {
+		const char *t = KF_AT(req->topics, struct kf_metadata_req_topic, i).name;
+		int32_t n = md_partitions(md, t);
+		g->snap[i].topic = kf_arena_strndup(&g->snap_arena, t, strlen(t));
+		if (!g->snap[i].topic)
+			abort();
+		g->snap[i].partitions = n > 0 ? n : 0;
+	}
+	g->nsnap = req->topics.n;
+	g->has_snap = true;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -611,6 +675,7 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 		topics[nt].partitions = t->partitions.n;
 		nt++;
 	}
+	take_snapshot(g, &q->r.md, md);
 	greq_free(q);
 	struct kf_consumer_assignment *out =
 		kf_arena_alloc(&a, (size_t)(g->nmembers + 1) * sizeof(*out));
@@ -694,6 +759,7 @@ static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 		ev_timer_start(g->loop, &g->hb);
 	}
 	bool leader = strcmp(g->member_id, g->leader) == 0;
+	drop_snapshot(g); /* only this generation's leader checks, with its own */
 	kf_info(LOGC, "%s: JoinGroup v%d: generation %d, member %s, protocol %s, %s (%d members)",
 		g->group, ver, g->generation, g->member_id, g->protocol,
 		leader ? "leader" : "follower", r->members.n);
@@ -893,6 +959,12 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 	g->ever_stable = true;
 	g->owned = true;
 	kf_info(LOGC, "%s: stable in generation %d with %d partitions", g->group, g->generation, g->ntps);
+	if (g->has_snap && g->nsnap > 0) {
+		double age = g->md_age_ms / 1000.;
+		ev_timer_stop(g->loop, &g->check);
+		ev_timer_set(&g->check, age, age);
+		ev_timer_start(g->loop, &g->check);
+	}
 	if (g->cb.on_assigned)
 		g->cb.on_assigned(g->opaque, g->generation, g->tps, g->ntps);
 }
@@ -982,6 +1054,15 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	if (stopped(g) || g->generation < 0)
 		return;
 	ev_tstamp now = ev_now(loop);
+	if (g->state == GS_JOIN || g->state == GS_SYNC) {
+		/* The coordinator holds our JoinGroup or SyncGroup for as long
+		 * as the rebalance takes (up to the rebalance timeout) and
+		 * answers nothing else on that connection meanwhile: the
+		 * session is not ours to judge now.  The Java client does not
+		 * heartbeat in these states either. */
+		g->last_hb_ok = now;
+		return;
+	}
 	if ((now - g->last_hb_ok) * 1000 > g->session_ms) {
 		kf_warn(LOGC, "%s: no heartbeat succeeded for %.0f ms (session %d ms): out of the group",
 			g->group, (now - g->last_hb_ok) * 1000, g->session_ms);
@@ -1011,6 +1092,83 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	q->r.hb.group_instance_id = adup(q, g->instance_id);
 	g->hb_inflight = true;
 	send_req(g, coord_conn(g), KF_API_HEARTBEAT, -1, q, g->session_ms, on_heartbeat);
+}
+
+/* ------------------------------------------------------------ partition counts */
+
+int kf_group_topics_changed(const struct kf_group_topic *snap, int nsnap,
+			    const struct kf_group_topic *cur, int ncur, int from, int32_t *was)
+{
+	for (int i = from < 0 ? 0 : from; i < ncur; i++) {
+		if (cur[i].partitions < 0)
+			continue;
+		int32_t before = 0;
+		for (int k = 0; k < nsnap; k++)
+			if (strcmp(snap[k].topic, cur[i].topic) == 0) {
+				before = snap[k].partitions;
+				break;
+			}
+		if (before != cur[i].partitions) {
+			*was = before;
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void on_check_md(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct greq *q = opaque;
+	(void)c, (void)ver;
+	if (q->g)
+		q->g->check_inflight = false;
+	struct kf_group *g = answer_for(q, GS_STABLE);
+	if (!g)
+		return;
+	if (err) {
+		/* The next tick asks again; the assignment stands meanwhile. */
+		kf_info(LOGC, "%s: metadata for the partition count check: %s", g->group,
+			kf_strerror(err));
+		greq_free(q);
+		return;
+	}
+	struct kf_metadata_resp *md = resp;
+	kf_cluster_set_brokers(g->cl, md);
+	int n = q->r.md.topics.n;
+	struct kf_group_topic *cur = kf_arena_alloc(&q->arena, (size_t)(n + 1) * sizeof(*cur));
+	if (!cur)
+		abort();
+	for (int i = 0; i < n; i++) {
+		cur[i].topic = KF_AT(q->r.md.topics, struct kf_metadata_req_topic, i).name;
+		cur[i].partitions = md_partitions(md, cur[i].topic);
+	}
+	int32_t was;
+	int changed = 0;
+	for (int i = kf_group_topics_changed(g->snap, g->nsnap, cur, n, 0, &was); i >= 0;
+	     i = kf_group_topics_changed(g->snap, g->nsnap, cur, n, i + 1, &was), changed++)
+		kf_info(LOGC, "%s: topic %s: partition count %d -> %d; rejoining", g->group,
+			cur[i].topic, was, cur[i].partitions);
+	greq_free(q);
+	if (changed)
+		rejoin(g, "partition count changed", false);
+}
+
+/* Leader, stable: read the subscribed topics' partition counts again. */
+static void on_check_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_group *g = w->data;
+	(void)loop, (void)revents;
+	if (g->state != GS_STABLE || !g->has_snap || g->nsnap <= 0 || g->check_inflight)
+		return;
+	const char **ts = calloc((size_t)g->nsnap, sizeof(*ts));
+	if (!ts)
+		abort();
+	for (int i = 0; i < g->nsnap; i++)
+		ts[i] = g->snap[i].topic;
+	kf_debug(LOGC, "%s: checking the partition counts of %d topics", g->group, g->nsnap);
+	g->check_inflight = true;
+	send_metadata(g, ts, g->nsnap, on_check_md);
+	free(ts);
 }
 
 /* ------------------------------------------------------------ driving */
@@ -1200,6 +1358,7 @@ static void leave_finish(struct kf_group *g)
 	ev_timer_stop(g->loop, &g->revoke);
 	ev_timer_stop(g->loop, &g->leave_t);
 	drop_assignment(g);
+	drop_snapshot(g);
 	void (*done)(void *) = g->leave_done;
 	g->leave_done = NULL;
 	if (done)
@@ -1238,6 +1397,7 @@ void kf_group_leave(struct kf_group *g, void (*done)(void *arg), void *arg)
 	ev_timer_stop(g->loop, &g->hb);
 	ev_timer_stop(g->loop, &g->retry);
 	ev_timer_stop(g->loop, &g->revoke);
+	ev_timer_stop(g->loop, &g->check);
 	if (!send) {
 		ev_timer_set(&g->leave_t, 0., 0.);
 		ev_timer_start(g->loop, &g->leave_t);
@@ -1293,6 +1453,8 @@ struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 	g->session_ms = conf->session_timeout_ms > 0 ? conf->session_timeout_ms : 45000;
 	g->hb_ms = conf->heartbeat_interval_ms > 0 ? conf->heartbeat_interval_ms : 3000;
 	g->rebalance_ms = conf->rebalance_timeout_ms > 0 ? conf->rebalance_timeout_ms : 300000;
+	g->md_age_ms = conf->metadata_max_age_ms > 0 ? conf->metadata_max_age_ms
+						     : METADATA_MAX_AGE_MS;
 	static const char *const dflt_protocols[] = { "range" };
 	g->nprotocols = conf->nprotocols > 0 ? conf->nprotocols : 1;
 	g->protocols = copy_list(conf->nprotocols > 0 ? conf->protocols : dflt_protocols,
@@ -1307,11 +1469,13 @@ struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 	g->generation = -1;
 	kf_arena_init(&g->asg_arena);
 	kf_arena_init(&g->join_arena);
+	kf_arena_init(&g->snap_arena);
 	ev_init(&g->retry, on_retry);
 	ev_init(&g->hb, on_hb_timer);
 	ev_init(&g->revoke, on_revoke_timeout);
 	ev_init(&g->leave_t, on_leave_timer);
-	g->retry.data = g->hb.data = g->revoke.data = g->leave_t.data = g;
+	ev_init(&g->check, on_check_timer);
+	g->retry.data = g->hb.data = g->revoke.data = g->leave_t.data = g->check.data = g;
 	return g;
 }
 
@@ -1323,6 +1487,7 @@ void kf_group_free(struct kf_group *g)
 	ev_timer_stop(g->loop, &g->hb);
 	ev_timer_stop(g->loop, &g->revoke);
 	ev_timer_stop(g->loop, &g->leave_t);
+	ev_timer_stop(g->loop, &g->check);
 	/* Requests on a connection end quietly in their callbacks (the
 	 * cluster fails them when freed); a refused commit ends here. */
 	for (struct greq *q = g->reqs, *next; q; q = next) {
@@ -1338,6 +1503,7 @@ void kf_group_free(struct kf_group *g)
 	g->reqs = NULL;
 	kf_arena_free(&g->asg_arena);
 	kf_arena_free(&g->join_arena);
+	kf_arena_free(&g->snap_arena);
 	free_list(g->protocols, g->nprotocols);
 	free_list(g->topics, g->ntopics);
 	free(g->group);

@@ -11,6 +11,11 @@
  * timeout passes.  Partitions that are lost (session expired, member id
  * unknown) come through on_lost instead: they can no longer be committed.
  *
+ * The leader keeps the partition counts its assignment was computed with
+ * and, while stable, reads them again every metadata_max_age_ms; when a
+ * subscribed topic gained (or lost) partitions, or appeared, it rejoins so
+ * that the group assigns them (as the Java consumer does).
+ *
  * Nothing blocks; every request goes through kf_conn_send on the
  * coordinator's connection, looked up by node id in the cluster each time.
  * The cluster must outlive the group.
@@ -44,6 +49,7 @@ struct kf_group_conf {
 	int nprotocols;
 	const char *const *topics;      /* the subscription */
 	int ntopics;
+	int metadata_max_age_ms;        /* leader's partition count check; 300000 when 0 */
 };
 
 /* One partition in a callback: offset is the committed offset in
@@ -131,6 +137,17 @@ const char *kf_group_member_id(const struct kf_group *g);
 int32_t kf_group_generation(const struct kf_group *g);
 const char *kf_group_protocol(const struct kf_group *g);
 void kf_group_counters(const struct kf_group *g, struct kf_group_counters *out);
+
+/*
+ * The leader's partition count check: the index of the first entry of cur,
+ * from index `from` on, whose count differs from the snapshot the
+ * assignment was computed with, or -1 when none does.  A topic absent from
+ * snap counts as 0 partitions (it did not exist then); an entry of cur
+ * with partitions < 0 (no usable answer for it now) is not compared.
+ * *was gets the snapshot's count of the entry returned.
+ */
+int kf_group_topics_changed(const struct kf_group_topic *snap, int nsnap,
+			    const struct kf_group_topic *cur, int ncur, int from, int32_t *was);
 
 /* ------------------------------------------------------------ error reactions */
 

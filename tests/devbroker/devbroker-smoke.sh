@@ -116,6 +116,9 @@ db_send "   "
 expect "ping" "ok"
 expect "bootstrap" "ok $BOOT"
 expect "frobnicate now" "error unknown command: frobnicate"
+expect "topic-error hidden UNKNOWN_TOPIC_OR_PART" "ok"
+expect "topic-error hidden 0" "ok"
+expect "topic-error hidden" "error usage: topic-error NAME CODE"
 
 # topic
 expect "topic s1 3" "ok"

@@ -1714,8 +1714,27 @@ static int db_cmd_quit(struct db *db, int argc, char **argv,
 	return 0;
 }
 
+/*
+ * topic-error NAME CODE: Metadata answers CODE for the topic (with no
+ * partitions for UNKNOWN_TOPIC_OR_PART), as if it were not there; CODE 0
+ * shows it again.  The mock creates the topic (4 partitions) if it does
+ * not exist.  The mock's Metadata creates every unknown topic it is asked
+ * about, so this is how a test makes a topic "appear later".
+ */
+static int db_cmd_topic_error(struct db *db, int argc, char **argv,
+			      char *ans, size_t anssz)
+{
+	rd_kafka_resp_err_t err;
+
+	if (argc != 3 || !*argv[1] || !db_parse_err(argv[2], &err))
+		return db_usage(ans, anssz, argv[0]);
+	rd_kafka_mock_topic_set_error(db->mcluster, argv[1], err);
+	return 0;
+}
+
 static const struct db_cmd db_cmds[] = {
 	{ "topic", db_cmd_topic, "topic NAME PARTITIONS [RF]" },
+	{ "topic-error", db_cmd_topic_error, "topic-error NAME CODE" },
 	{ "produce", db_cmd_produce,
 	  "produce TOPIC COUNT [partition=P] [codec=none|gzip|snappy|lz4|zstd]"
 	  " [size=BYTES] [keys=none|seq|mod:N] [batch=N]" },

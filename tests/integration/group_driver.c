@@ -6,9 +6,11 @@
  *
  *   group_driver -b BOOTSTRAP -g GROUP -t TOPIC... [-i INSTANCE_ID]
  *                [-s SESSION_MS] [-h HEARTBEAT_MS] [-r REBALANCE_MS]
- *                [-c OFF,OFF,...] [-x SECONDS] [-D REVOKE_DELAY_MS] [-v]
+ *                [-c OFF,OFF,...] [-x SECONDS] [-D REVOKE_DELAY_MS]
+ *                [-m METADATA_MAX_AGE_MS] [-v]
  *
  * -D answers on_revoke only after that delay (as if draining workers).
+ * -m sets how often the leader checks the partition counts (default 300000).
  * -c commits OFF[P] for each assigned partition P after the first
  * assignment.  -x 0 leaves at once after the first assignment (and its
  * commit, with -c).  The leader assigns with a
@@ -233,7 +235,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: group_driver -b BOOTSTRAP -g GROUP -t TOPIC... [-i INSTANCE] "
 			"[-s SESSION_MS] [-h HB_MS] [-r REBALANCE_MS] [-c OFF,...] [-x SECONDS] "
-			"[-D REVOKE_DELAY_MS] [-v]\n");
+			"[-D REVOKE_DELAY_MS] [-m METADATA_MAX_AGE_MS] [-v]\n");
 	exit(2);
 }
 
@@ -245,7 +247,7 @@ int main(int argc, char **argv)
 	int ntopics = 0, opt;
 	D.run_for = -1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "b:g:t:i:s:h:r:c:x:D:v")) != -1) {
+	while ((opt = getopt(argc, argv, "b:g:t:i:s:h:r:c:x:D:m:v")) != -1) {
 		switch (opt) {
 		case 'b': bootstrap = optarg; break;
 		case 'g': conf.group = optarg; break;
@@ -267,6 +269,7 @@ int main(int argc, char **argv)
 			break;
 		case 'x': D.run_for = atof(optarg); break;
 		case 'D': D.revoke_delay_ms = atoi(optarg); break;
+		case 'm': conf.metadata_max_age_ms = atoi(optarg); break;
 		case 'v': kf_log_level = kf_log_level == KF_LOG_DEBUG ? KF_LOG_TRACE : KF_LOG_DEBUG; break;
 		default: usage();
 		}

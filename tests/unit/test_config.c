@@ -114,6 +114,7 @@ static void assert_defaults(const struct kf_config *c)
 	ck_assert_int_eq(k->fetch_max_wait_ms, 500);
 	ck_assert_int_eq(k->fetch_max_bytes, 52428800);
 	ck_assert_int_eq(k->fetch_partition_max_bytes, 1048576);
+	ck_assert_int_eq(k->metadata_max_age_ms, 300000);
 	ck_assert_int_eq(k->security.protocol, KF_CFG_PLAINTEXT);
 	ck_assert_str_eq(k->security.ca_file, "");
 	ck_assert_str_eq(k->security.cert_file, "");
@@ -147,6 +148,7 @@ static void assert_defaults(const struct kf_config *c)
 	ck_assert_str_eq(c->user, "");
 	ck_assert_str_eq(c->control.socket, "/run/kfork/kforkd.sock");
 	ck_assert_str_eq(c->control.metrics_listen, "");
+	ck_assert_int_eq(c->control.socket_mode, 0600);
 }
 
 START_TEST(minimal_gets_defaults)
@@ -227,7 +229,7 @@ START_TEST(all_keys_set)
 		 "  assignor = \"roundrobin\"; auto_offset_reset = \"error\";\n"
 		 "  commit_interval_ms = 5; isolation = \"read_committed\";\n"
 		 "  fetch_min_bytes = 0; fetch_max_wait_ms = 0; fetch_max_bytes = 7;\n"
-		 "  fetch_partition_max_bytes = 8;\n"
+		 "  fetch_partition_max_bytes = 8; metadata_max_age_ms = 86400000;\n"
 		 "  security = { protocol = \"sasl_ssl\"; ca_file = \"%s\"; cert_file = \"%s\";\n"
 		 "    key_file = \"%s\"; verify_peer = false; sasl_mechanism = \"PLAIN\";\n"
 		 "    username = \"u\"; password_file = \"%s\"; };\n"
@@ -240,7 +242,7 @@ START_TEST(all_keys_set)
 		 "};\n"
 		 "log = { level = \"trace\"; file = \"%s/kforkd.log\"; syslog = true; };\n"
 		 "user = \"root\";\n"
-		 "control = { socket = \"\"; metrics_listen = \":9100\"; };\n",
+		 "control = { socket = \"\"; metrics_listen = \":9100\"; socket_mode = \"0660\"; };\n",
 		 pw, pw, pw, pw, so, dir);
 	ck_assert_msg(load_text(text, &c) == KF_OK, "%s", err);
 	ck_assert_str_eq(c.kafka.bootstrap, "[::1]:9092, h2:19092");
@@ -259,6 +261,7 @@ START_TEST(all_keys_set)
 	ck_assert_int_eq(c.kafka.fetch_max_wait_ms, 0);
 	ck_assert_int_eq(c.kafka.fetch_max_bytes, 7);
 	ck_assert_int_eq(c.kafka.fetch_partition_max_bytes, 8);
+	ck_assert_int_eq(c.kafka.metadata_max_age_ms, 86400000);
 	ck_assert_int_eq(c.kafka.security.protocol, KF_CFG_SASL_SSL);
 	ck_assert_str_eq(c.kafka.security.cert_file, pw);
 	ck_assert(!c.kafka.security.verify_peer);
@@ -284,6 +287,7 @@ START_TEST(all_keys_set)
 	ck_assert_str_eq(c.user, "root");
 	ck_assert_str_eq(c.control.socket, "");
 	ck_assert_str_eq(c.control.metrics_listen, ":9100");
+	ck_assert_int_eq(c.control.socket_mode, 0660);
 	kf_config_free(&c);
 }
 END_TEST
@@ -398,6 +402,10 @@ START_TEST(err_range)
 		   "workers.ring_bytes: 100000 is not a power of two");
 	expect_err(MIN "workers = { handler = { type = \"exec\"; command = [ \"sh\" ];\n"
 		   " window = 0; }; };\n", 4, "workers.handler.window: 0 is out of range (1..65536)");
+	expect_err(MIN_KAFKA " metadata_max_age_ms = 999;\n};\n", 2,
+		   "kafka.metadata_max_age_ms: 999 is out of range (1000..86400000)");
+	expect_err(MIN_KAFKA "\n metadata_max_age_ms = 86400001;\n};\n", 3,
+		   "kafka.metadata_max_age_ms: 86400001 is out of range (1000..86400000)");
 }
 END_TEST
 
@@ -677,7 +685,41 @@ START_TEST(changed)
 	ck_assert(kf_config_kafka_changed(&a, &b));
 	ck_assert(!kf_config_workers_changed(&a, &b));
 	kf_config_free(&b);
+	ck_assert_int_eq(load_text(MIN_KAFKA " metadata_max_age_ms = 60000; };\n", &b), KF_OK);
+	ck_assert(kf_config_kafka_changed(&a, &b));
+	ck_assert(!kf_config_workers_changed(&a, &b));
+	kf_config_free(&b);
 	kf_config_free(&a);
+}
+END_TEST
+
+/* control.socket_mode: an octal string of 3 or 4 digits, stored as bits. */
+START_TEST(socket_mode)
+{
+	static const struct { const char *text; int mode; } ok[] = {
+		{ "0600", 0600 }, { "660", 0660 }, { "0777", 0777 }, { "000", 0 },
+		{ "1770", 01770 },
+	};
+	static const char *const bad[] = {
+		"0680", "60", "00600", "", "rw-------", "0x1b0", " 600", "600 ", "-600", "+600",
+	};
+	struct kf_config c;
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), MIN "control = { socket_mode = \"%s\"; };\n", ok[i].text);
+		ck_assert_msg(load_text(text, &c) == KF_OK, "%s: %s", ok[i].text, err);
+		ck_assert_int_eq(c.control.socket_mode, ok[i].mode);
+		kf_config_free(&c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), MIN "control = {\n socket_mode = \"%s\"; };\n", bad[i]);
+		expect_err(text, 4, "control.socket_mode: \"%s\" is not an octal mode of 3 or 4 "
+			   "digits (e.g. \"0660\")", bad[i]);
+	}
+	/* an integer would be read as decimal (0600 is 600): refused */
+	expect_err(MIN "control = { socket_mode = 0600; };\n", 3,
+		   "control.socket_mode: expected a string, got an integer");
 }
 END_TEST
 
@@ -731,6 +773,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, password_file);
 	tcase_add_test(tc, include_file);
 	tcase_add_test(tc, changed);
+	tcase_add_test(tc, socket_mode);
 	tcase_add_test(tc, small_err_buffer);
 	tcase_add_test(tc, names);
 	suite_add_tcase(s, tc);

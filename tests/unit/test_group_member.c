@@ -2,7 +2,8 @@
  * group member: the error-reaction table (kf_group_error_action) code by
  * code and API by API, and the parts of the member that need no broker:
  * state words before start, a commit without a generation refused from
- * the loop (never inside the call), leave before joining.
+ * the loop (never inside the call), leave before joining; the leader's
+ * partition count comparison (kf_group_topics_changed).
  */
 #include "config.h"
 
@@ -100,6 +101,62 @@ START_TEST(action_names)
 }
 END_TEST
 
+/* ------------------------------------------------------------ partition counts */
+
+START_TEST(topics_unchanged)
+{
+	static const struct kf_group_topic snap[] = { { "a", 4 }, { "b", 0 }, { "c", 2 } };
+	int32_t was = -7;
+	/* Same counts, any order; a topic missing then and now is 0 both times. */
+	static const struct kf_group_topic same[] = { { "c", 2 }, { "a", 4 }, { "b", 0 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, same, 3, 0, &was), -1);
+	/* No usable answer for a topic: not compared. */
+	static const struct kf_group_topic unknown[] = { { "a", -1 }, { "b", -1 }, { "c", 2 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, unknown, 3, 0, &was), -1);
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, NULL, 0, 0, &was), -1);
+	ck_assert_int_eq(was, -7); /* untouched when nothing changed */
+}
+END_TEST
+
+START_TEST(topics_changed)
+{
+	static const struct kf_group_topic snap[] = { { "a", 4 }, { "b", 0 }, { "c", 2 } };
+	int32_t was = -7;
+	/* More partitions. */
+	static const struct kf_group_topic grew[] = { { "a", 6 }, { "b", 0 }, { "c", 2 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, grew, 3, 0, &was), 0);
+	ck_assert_int_eq(was, 4);
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, grew, 3, 1, &was), -1);
+	/* A topic that did not exist appeared. */
+	static const struct kf_group_topic appeared[] = { { "a", 4 }, { "b", 3 }, { "c", 2 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, appeared, 3, 0, &was), 1);
+	ck_assert_int_eq(was, 0);
+	/* A topic not in the snapshot at all counts as 0 there. */
+	static const struct kf_group_topic extra[] = { { "d", 1 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, extra, 1, 0, &was), 0);
+	ck_assert_int_eq(was, 0);
+	static const struct kf_group_topic extra0[] = { { "d", 0 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, extra0, 1, 0, &was), -1);
+	/* Deleted (the broker does not know it any more): 2 -> 0. */
+	static const struct kf_group_topic gone[] = { { "c", 0 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, gone, 1, 0, &was), 0);
+	ck_assert_int_eq(was, 2);
+	/* Several changes, found one after the other from `from` on. */
+	static const struct kf_group_topic many[] = { { "a", 5 }, { "b", -1 }, { "c", 1 },
+						       { "b", 9 } };
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, many, 4, 0, &was), 0);
+	ck_assert_int_eq(was, 4);
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, many, 4, 1, &was), 2);
+	ck_assert_int_eq(was, 2);
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, many, 4, 3, &was), 3);
+	ck_assert_int_eq(was, 0);
+	ck_assert_int_eq(kf_group_topics_changed(snap, 3, many, 4, 4, &was), -1);
+	/* An empty snapshot: every known topic with partitions is new. */
+	ck_assert_int_eq(kf_group_topics_changed(NULL, 0, grew, 3, 0, &was), 0);
+	ck_assert_int_eq(kf_group_topics_changed(NULL, 0, grew, 3, 1, &was), 2);
+}
+END_TEST
+
 /* ------------------------------------------------------------ no broker */
 
 static int commit_calls, commit_err, commit_n, left_calls;
@@ -181,6 +238,8 @@ Suite *suite_group_member(void)
 	tcase_add_test(tc, action_join);
 	tcase_add_test(tc, action_commit_and_fetch);
 	tcase_add_test(tc, action_names);
+	tcase_add_test(tc, topics_unchanged);
+	tcase_add_test(tc, topics_changed);
 	tcase_add_test(tc, member_without_broker);
 	suite_add_tcase(s, tc);
 	return s;
