@@ -8,15 +8,14 @@
  * the connection.  The answer's first line is "ok" or "error MESSAGE";
  * what follows it is the command's output (the status JSON, ...).
  *
- * Nothing blocks: every connection is non-blocking with its own watchers
- * and a deadline (KF_CONTROL_TIMEOUT_S for the whole exchange); at most
- * KF_CONTROL_MAX_CLIENTS are served at once, later ones wait in the
- * listen backlog.  Access control is the socket file's mode (0600 by
+ * Served by reqsrv (non-blocking, bounded; KF_CONTROL_TIMEOUT_S for the
+ * whole exchange).  Access control is the socket file's mode (0600 by
  * default: only kforkd's user and root).
  */
 #ifndef KF_CONTROL_H
 #define KF_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ev_loop;
@@ -24,7 +23,6 @@ struct kf_control;
 struct kf_wr;
 
 #define KF_CONTROL_MAX_LINE 256
-#define KF_CONTROL_MAX_CLIENTS 8
 #define KF_CONTROL_TIMEOUT_S 10.0
 
 /*
@@ -44,7 +42,7 @@ struct kf_control *kf_control_new(struct ev_loop *loop, const char *path, int mo
 				  kf_control_fn *fn, void *opaque, char *err, size_t errlen);
 /* Close every connection and the listener, and unlink the socket file. */
 void kf_control_free(struct kf_control *c);
-/* The listening descriptor (forked workers close it). */
-int kf_control_fd(const struct kf_control *c);
+/* Is c listening on path (the same string)? */
+bool kf_control_path_is(const struct kf_control *c, const char *path);
 
 #endif

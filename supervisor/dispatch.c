@@ -403,6 +403,17 @@ int kf_dispatch_worker_retire(struct kf_dispatch *d, int w)
 	return KF_OK;
 }
 
+int kf_dispatch_worker_activate(struct kf_dispatch *d, int w)
+{
+	struct dw *x = get_worker(d, w);
+
+	if (!x || x->state != KF_DW_RETIRING)
+		return KF_EPROTO;
+	x->state = KF_DW_ACTIVE;
+	active_rebuild(d);
+	return KF_OK;
+}
+
 int kf_dispatch_worker_remove(struct kf_dispatch *d, int w)
 {
 	struct dw *x = get_worker(d, w);

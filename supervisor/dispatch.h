@@ -82,6 +82,10 @@ int kf_dispatch_worker_add(struct kf_dispatch *d, int w);
  * partitions move to active workers as soon as each has nothing in
  * flight.  KF_OK; KF_EPROTO if w is not active. */
 int kf_dispatch_worker_retire(struct kf_dispatch *d, int w);
+/* A retiring worker takes records again (its replacement process is up,
+ * or a shrink was taken back); what it holds stays counted.  KF_OK;
+ * KF_EPROTO if w is not retiring. */
+int kf_dispatch_worker_activate(struct kf_dispatch *d, int w);
 /* Worker w is gone.  Normally it drained first (inflight 0); a worker
  * that died is replaced on the same ring under the same index instead, so
  * its records are not lost.  If it is removed with records in flight

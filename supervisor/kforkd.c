@@ -15,7 +15,13 @@
  * The control socket (supervisor/control.c) answers kforkctl: status
  * builds the JSON object of DESIGN.md from live state, stop drains.
  *
- * Not here yet: reload (SIGHUP), quiet, metrics, -d/-p.
+ * Reload (SIGHUP, kforkctl reload) applies a changed config by what
+ * changed: see reload() and apply().  quiet holds every partition.
+ *
+ * Metrics: render_metrics gives the Prometheus text to the HTTP listener
+ * (supervisor/metrics.c) and to kforkctl metrics.
+ *
+ * Start-up, -d, -p and the user switch: run().
  */
 #include "config.h"
 
@@ -36,6 +42,7 @@
 #include "assignor.h"
 #include "cluster.h"
 #include "control.h"
+#include "daemon.h"
 #include "dispatch.h"
 #include "err.h"
 #include "fetcher.h"
@@ -43,6 +50,7 @@
 #include "json.h"
 #include "kfconfig.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "resolve.h"
 #include "sasl.h"
@@ -71,6 +79,22 @@ struct part {
 	char *reason;       /* why it is stopped, for the status */
 };
 
+/* What the pool does not count per worker. */
+struct wstat {
+	uint64_t dispatched;    /* records pushed to its ring */
+	uint64_t retried;       /* attempts beyond the first, from its acks */
+};
+
+/* A rolling replacement of the workers (roll_start). */
+struct roll {
+	bool active;
+	int next;           /* the worker being replaced */
+	int count;          /* workers 0..count-1 get replaced */
+	int extra;          /* the extra worker's slot; -1 none or retired */
+	int size;           /* the pool size to end with */
+	pid_t pid;          /* the old process of `next`, once told to go */
+};
+
 /* The daemon's life; only ever moves forward. */
 enum phase {
 	PH_RUN = 0,     /* consuming (joining, stable or rebalancing) */
@@ -92,10 +116,26 @@ static struct {
 	struct kf_dispatch *d;
 	struct kf_tracker *t;
 	struct kf_control *ctl;
+	struct kf_metrics *metrics;
+	bool ctl_mode_changed;  /* a reload changed control.socket_mode */
+	struct wstat *wstat;    /* per worker id, for the metrics */
+	int nwstat;
 	enum kf_tracker_fail on_failure;
 
 	struct part *parts;
 	uint32_t nparts;
+
+	int verbose;            /* -v count, added to log.level */
+	struct kf_group_counters gc_past;   /* of group members a reload replaced */
+	bool quiet;             /* kforkctl quiet: take no new records */
+	bool reload_pending;    /* a reload waits for the change under way */
+	char *reload_error;     /* the last failed reload, for the status */
+	bool restarting;        /* Kafka settings changed: drain, commit, leave, rejoin */
+	bool restart_committing;
+	struct kf_config next;  /* ... with this config */
+	char *topic_names[KF_RING_MAX_TOPICS];  /* topic_index */
+	uint32_t ntopic_names;
+	struct roll roll;
 
 	bool commit_busy;
 	bool revoke_busy;       /* on_revoke is draining */
@@ -103,8 +143,9 @@ static struct {
 	enum phase phase;
 	int exit_code;
 
-	ev_timer commit_t, reset_t, revoke_t, drain_t, final_t;
-	ev_signal sterm, sint;
+	ev_timer commit_t, reset_t, revoke_t, drain_t, final_t, restart_t, roll_t, ctl_t;
+	ev_signal sterm, sint, shup, susr1;
+	const char *pidfile;    /* -p */
 } D;
 
 static const char *const phase_names[] = { "running", "draining", "final", "done" };
@@ -178,25 +219,56 @@ static void __attribute__((format(printf, 2, 3))) stop_part(struct part *p, cons
 	p->reason = strdup(msg);
 }
 
-static uint32_t topic_index(const char *topic)
+/*
+ * The topic's index in the rings' name table (records carry the index).
+ * An index keeps its name as long as the rings live, so topics a reload
+ * adds get new indexes and old ones stay.  KF_OK, KF_ETOOBIG when the
+ * table is full (KF_RING_MAX_TOPICS topics since the start), KF_ENOMEM.
+ */
+static int topic_index(const char *topic, uint32_t *idx)
 {
-	for (int i = 0; i < D.cfg.kafka.n_topics; i++)
-		if (strcmp(D.cfg.kafka.topics[i], topic) == 0)
-			return (uint32_t)i;
-	return 0;
+	for (uint32_t i = 0; i < D.ntopic_names; i++)
+		if (strcmp(D.topic_names[i], topic) == 0) {
+			*idx = i;
+			return KF_OK;
+		}
+	if (D.ntopic_names == KF_RING_MAX_TOPICS)
+		return KF_ETOOBIG;
+	char *name = strdup(topic);
+	int rc = name ? kf_pool_set_topic(D.pool, D.ntopic_names, name) : KF_ENOMEM;
+	if (rc != KF_OK) {
+		free(name);
+		return rc;
+	}
+	*idx = D.ntopic_names;
+	D.topic_names[D.ntopic_names++] = name;
+	return KF_OK;
 }
 
 /* Resume the partitions the fetcher paused for lack of room. */
 static void resume_blocked(void)
 {
-	if (D.phase != PH_RUN)
-		return;     /* shutdown unassigned them all */
+	if (D.phase != PH_RUN || D.quiet || D.restarting)
+		return;     /* shutdown or a restart unassigned them all; quiet holds them */
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
 		if (!p->used || !p->blocked || p->stopped || p->resetting || p->revoking)
 			continue;
 		p->blocked = false;
 		kf_fetcher_resume(D.f, i);
+	}
+}
+
+/* Pause every partition where it is (quiet): resume_blocked takes them
+ * up again. */
+static void hold_all(void)
+{
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		struct part *p = &D.parts[i];
+		if (!p->used || p->revoking)
+			continue;
+		kf_fetcher_pause(D.f, i);
+		p->blocked = true;
 	}
 }
 
@@ -225,7 +297,10 @@ static void note_committed(int err, const struct kf_group_tp *tps, int n)
 {
 	if (err != KF_OK) {
 		kf_warn(COMP, "commit of %d partitions failed: %s", n,
-			err == KF_GROUP_EREBALANCE ? "group is rebalancing" : kf_strerror(err));
+			err == KF_GROUP_EREBALANCE ? "group is rebalancing"
+			: err == KF_EAGAIN ? "no coordinator or generation right now (retried at"
+					     " the next commit interval)"
+			: kf_strerror(err));
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -251,6 +326,9 @@ static void on_periodic_commit(void *arg, int err, const struct kf_group_tp *tps
 
 static void revoke_check(void);
 static void check_drained(void);
+static void restart_check(void);
+static bool reload_busy(void);
+static int reload(const char *why, struct kf_wr *reply);
 
 static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -259,7 +337,13 @@ static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	resume_blocked();
 	revoke_check();
 	check_drained();
-	if (D.commit_busy || D.phase != PH_RUN || strcmp(kf_group_state(D.g), "stable") != 0)
+	restart_check();
+	if (D.reload_pending && !reload_busy()) {
+		D.reload_pending = false;
+		reload("queued reload", NULL);
+	}
+	if (D.commit_busy || D.phase != PH_RUN || D.restarting ||
+	    strcmp(kf_group_state(D.g), "stable") != 0)
 		return;
 	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
 	if (!tps)
@@ -306,8 +390,8 @@ static void on_final_commit(void *arg, int err, const struct kf_group_tp *tps, i
 
 static void final_commit(void)
 {
-	if (D.phase != PH_DRAIN)
-		return;
+	if (D.phase != PH_DRAIN || D.restarting)
+		return;     /* a Kafka restart under way commits and leaves itself */
 	set_phase(PH_FINAL);
 	ev_timer_stop(D.loop, &D.drain_t);
 	ev_timer_set(&D.final_t, FINAL_GRACE_S, 0.);
@@ -352,6 +436,7 @@ static void shutdown_begin(const char *why)
 	}
 	kf_info(COMP, "%s: draining (up to %d ms)", why, D.cfg.workers.shutdown_timeout_ms);
 	set_phase(PH_DRAIN);
+	ev_timer_stop(D.loop, &D.roll_t);
 	for (uint32_t i = 0; i < D.nparts; i++)
 		if (D.parts[i].used)
 			kf_fetcher_unassign(D.f, i);
@@ -366,6 +451,23 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	shutdown_begin(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* The worker's counters (grown on demand); NULL when out of memory. */
+static struct wstat *wstat_of(int w)
+{
+	if (w < 0)
+		return NULL;
+	if (w >= D.nwstat) {
+		int n = w + 8;
+		struct wstat *v = realloc(D.wstat, (size_t)n * sizeof(*v));
+		if (!v)
+			return NULL;
+		memset(v + D.nwstat, 0, (size_t)(n - D.nwstat) * sizeof(*v));
+		D.wstat = v;
+		D.nwstat = n;
+	}
+	return &D.wstat[w];
+}
+
 /* ------------------------------------------------------------ fetcher */
 
 static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, const char *topic,
@@ -375,7 +477,7 @@ static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, con
 	struct part *p = slot_part(slot);
 	if (!p || p->revoking || D.phase != PH_RUN)
 		return KF_EAGAIN;
-	if (kf_tracker_full(D.t, slot)) {
+	if (D.quiet || kf_tracker_full(D.t, slot)) {
 		p->blocked = true;
 		return KF_EAGAIN;
 	}
@@ -402,6 +504,9 @@ static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, con
 			  r->offset, w, kf_strerror(rc));
 		return KF_EAGAIN;
 	}
+	struct wstat *ws = wstat_of(w);
+	if (ws)
+		ws->dispatched++;
 	rc = kf_tracker_dispatched(D.t, slot, r->offset);
 	if (rc != KF_OK)
 		kf_err(COMP, "%s/%d offset %" PRId64 ": tracker refused it: %s", p->topic,
@@ -458,7 +563,9 @@ static void on_list(void *arg, uint32_t slot, int err, int16_t code, int64_t off
 		kf_cfg_offset_reset_name(D.cfg.kafka.auto_offset_reset), offset);
 	kf_fetcher_seek(D.f, slot, offset);
 	kf_tracker_reset(D.t, slot, offset);
-	if (!p->stopped)
+	if (D.quiet)
+		p->blocked = true;
+	else if (!p->stopped)
 		kf_fetcher_resume(D.f, slot);
 }
 
@@ -501,6 +608,9 @@ static void on_ack(struct kf_pool *pool, int worker, const struct kf_ring_ack *a
 	(void)pool, (void)opaque;
 	uint32_t slot = ack->slot;
 	kf_dispatch_acked(D.d, slot, worker);
+	struct wstat *ws = wstat_of(worker);
+	if (ws && ack->attempts > 1)
+		ws->retried += ack->attempts - 1;
 	struct part *p = slot_part(slot);
 	if (!p)
 		return;     /* a lost partition's late ack */
@@ -530,6 +640,17 @@ static void on_room(struct kf_pool *pool, int worker, void *opaque)
 	resume_blocked();
 	revoke_check();
 	check_drained();
+	restart_check();
+}
+
+/* A retired slot is gone: the dispatcher forgets it too. */
+static void on_worker_state(struct kf_pool *pool, int worker, enum kf_pool_state state,
+			    void *opaque)
+{
+	(void)opaque;
+	if (state == KF_POOL_STOPPED && worker >= kf_pool_size(pool) &&
+	    kf_dispatch_worker_state(D.d, worker) != KF_DW_NONE)
+		kf_dispatch_worker_remove(D.d, worker);
 }
 
 /*
@@ -629,11 +750,16 @@ static void assign_one(const struct kf_group_tp *tp)
 		return;
 	}
 	struct part *p = &D.parts[s];
-	*p = (struct part){ .used = true, .topic = topic, .topic_idx = topic_index(tp->topic),
-			    .partition = tp->partition, .committed = tp->offset };
+	*p = (struct part){ .used = true, .topic = topic, .partition = tp->partition,
+			    .committed = tp->offset };
 	uint32_t slot = (uint32_t)s;
+	int rc = topic_index(topic, &p->topic_idx);
+	if (rc != KF_OK) {
+		stop_part(p, "cannot name the topic to the workers: %s", kf_strerror(rc));
+		return;
+	}
 	int64_t start = tp->offset >= 0 ? tp->offset : 0;
-	int rc = kf_fetcher_assign(D.f, topic, tp->partition, slot, start);
+	rc = kf_fetcher_assign(D.f, topic, tp->partition, slot, start);
 	if (rc != KF_OK) {
 		stop_part(p, "cannot fetch: %s", kf_strerror(rc));
 		return;
@@ -656,6 +782,8 @@ static void on_assigned(void *opaque, int32_t generation, const struct kf_group_
 		return;
 	for (int i = 0; i < n; i++)
 		assign_one(&tps[i]);
+	if (D.quiet)
+		hold_all();
 }
 
 static void revoke_finish(void)
@@ -770,6 +898,466 @@ static void on_fatal(void *opaque, const char *msg)
 	shutdown_begin("fatal group error");
 }
 
+/* ------------------------------------------------------------ reload */
+
+static int setup_cluster(char *err, size_t errlen);
+static int setup_consumer(char *err, size_t errlen);
+static void teardown_consumer(void);
+static int set_topics(char *err, size_t errlen);
+
+/* A reload that comes while these run waits for them (commit timer). */
+static bool reload_busy(void)
+{
+	return D.revoke_busy || D.restarting || D.roll.active;
+}
+
+static void apply_level(void)
+{
+	int level = (int)D.cfg.log.level + D.verbose;
+	kf_log_level = (enum kf_log_level)(level > KF_LOG_TRACE ? KF_LOG_TRACE : level);
+}
+
+/*
+ * Kafka restart: stop fetching, let the workers finish (up to
+ * shutdown_timeout_ms), commit, leave the group (a static member just
+ * stops), then rebuild cluster, fetcher and group member from D.next and
+ * join again.  The workers stay.
+ */
+static void restart_rebuild(void);
+
+/* Called by the group member: the rebuild frees it, so it runs from the
+ * loop, not from inside this callback. */
+static void on_restart_left(void *arg)
+{
+	(void)arg;
+	kf_info(COMP, "reload: left the group");
+	ev_timer_stop(D.loop, &D.restart_t);
+	ev_timer_set(&D.restart_t, 0., 0.);
+	ev_timer_start(D.loop, &D.restart_t);
+}
+
+/* The status counters of all group members so far, this one included. */
+static void group_counters(struct kf_group_counters *c)
+{
+	if (D.g)
+		kf_group_counters(D.g, c);
+	else
+		memset(c, 0, sizeof(*c));
+	const struct kf_group_counters *p = &D.gc_past;
+	c->rebalances += p->rebalances;
+	c->heartbeats += p->heartbeats;
+	c->commits += p->commits;
+	c->commit_failures += p->commit_failures;
+	if (p->heartbeat_max_gap_ms > c->heartbeat_max_gap_ms)
+		c->heartbeat_max_gap_ms = p->heartbeat_max_gap_ms;
+}
+
+static void restart_rebuild(void)
+{
+	group_counters(&D.gc_past);
+	teardown_consumer();
+	D.restarting = false;
+	D.restart_committing = false;
+	/* The running config's Kafka part is replaced; the rest went live
+	 * when the reload was applied. */
+	struct kf_config_kafka k = D.cfg.kafka;
+	D.cfg.kafka = D.next.kafka;
+	D.next.kafka = k;
+	kf_config_free(&D.next);
+	if (D.phase != PH_RUN) {
+		set_phase(PH_FINAL);
+		stop_pool();
+		return;
+	}
+	char err[512];
+	if (set_topics(err, sizeof(err)) != KF_OK || setup_cluster(err, sizeof(err)) != KF_OK ||
+	    setup_consumer(err, sizeof(err)) != KF_OK) {
+		kf_err(COMP, "reload: %s; stopping", err);
+		D.exit_code = 1;
+		set_phase(PH_FINAL);
+		stop_pool();
+		return;
+	}
+	kf_info(COMP, "reload: joining group \"%s\" with the new settings", D.cfg.kafka.group);
+	kf_group_start(D.g);
+}
+
+static void on_restart_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+{
+	(void)arg;
+	note_committed(err, tps, n);
+	kf_group_leave(D.g, on_restart_left, NULL);
+}
+
+static void restart_commit(void)
+{
+	if (!D.restarting || D.restart_committing)
+		return;
+	D.restart_committing = true;
+	uint64_t left = kf_tracker_total_inflight(D.t);
+	if (left)
+		kf_warn(COMP, "reload: %" PRIu64 " records still in flight after %d ms; they will be"
+			" delivered again", left, D.cfg.workers.shutdown_timeout_ms);
+	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
+	int n = tps ? collect_commits(tps, false) : 0;
+	if (n > 0)
+		kf_group_commit(D.g, tps, n, on_restart_commit, NULL);
+	else
+		kf_group_leave(D.g, on_restart_left, NULL);
+	free(tps);
+}
+
+static void restart_check(void)
+{
+	if (D.restarting && kf_tracker_total_inflight(D.t) == 0)
+		restart_commit();
+}
+
+/* The drain deadline, or (after LeaveGroup) the rebuild. */
+static void on_restart_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (D.restart_committing)
+		restart_rebuild();
+	else
+		restart_commit();
+}
+
+static void restart_begin(struct kf_config *nc)
+{
+	D.next = *nc;
+	memset(nc, 0, sizeof(*nc));
+	D.restarting = true;
+	D.restart_committing = false;
+	kf_info(COMP, "reload: Kafka settings changed: draining (up to %d ms), committing,"
+		" leaving and joining again", D.cfg.workers.shutdown_timeout_ms);
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used)
+			kf_fetcher_unassign(D.f, i);
+	ev_timer_set(&D.restart_t, D.cfg.workers.shutdown_timeout_ms / 1000., 0.);
+	ev_timer_start(D.loop, &D.restart_t);
+	restart_check();
+}
+
+/*
+ * Worker count: grow (new slots, or retiring ones taken back) or retire
+ * the highest slots, which finish what they hold first.
+ */
+static void resize_workers(int n)
+{
+	int old = kf_pool_size(D.pool);
+	if (n == old)
+		return;
+	if (n < old) {
+		for (int i = n; i < old; i++)
+			kf_dispatch_worker_retire(D.d, i);
+		kf_pool_resize(D.pool, n);
+		kf_info(COMP, "reload: %d -> %d workers", old, n);
+		return;
+	}
+	if (kf_pool_resize(D.pool, n) != KF_OK)
+		return;     /* logged; the slots made so far are there */
+	for (int i = old; i < kf_pool_size(D.pool); i++)
+		if (kf_dispatch_worker_activate(D.d, i) != KF_OK)
+			kf_dispatch_worker_add(D.d, i);
+	kf_info(COMP, "reload: %d -> %d workers", old, kf_pool_size(D.pool));
+}
+
+/*
+ * Rolling replacement of the workers 0..count-1 after their conf changed:
+ * an extra worker with the new conf starts first; then, one at a time, a
+ * worker is retired in the dispatcher, drained, restarted (the new process
+ * gets the new conf) and activated again; the extra one retires last.  No
+ * record is lost and the group never notices.
+ */
+static void roll_done(void)
+{
+	ev_timer_stop(D.loop, &D.roll_t);
+	D.roll.active = false;
+	kf_info(COMP, "reload: workers replaced");
+}
+
+static void on_roll_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	struct kf_pool_worker_status st;
+	int i = D.roll.next;
+	if (i < D.roll.count) {
+		if (kf_pool_worker_status(D.pool, i, &st) != KF_OK) {
+			D.roll.next++;
+			return;
+		}
+		if (!D.roll.pid) {
+			if (kf_dispatch_worker_state(D.d, i) == KF_DW_ACTIVE)
+				kf_dispatch_worker_retire(D.d, i);
+			if (kf_dispatch_worker_inflight(D.d, i) > 0 || st.inflight > 0)
+				return;
+			D.roll.pid = st.pid ? st.pid : -1;
+			kf_pool_restart(D.pool, i);
+			return;
+		}
+		if (st.state == KF_POOL_CRASHLOOP) {
+			kf_err(COMP, "reload: worker %d does not start with the new settings;"
+			       " the workers not replaced yet keep the old ones until they"
+			       " restart: fix the config and reload", i);
+		} else if (st.pid == D.roll.pid || st.state != KF_POOL_RUNNING) {
+			return;
+		}
+		kf_dispatch_worker_activate(D.d, i);
+		kf_info(COMP, "reload: worker %d replaced (pid %d -> %d)", i, (int)D.roll.pid,
+			(int)st.pid);
+		D.roll.pid = 0;
+		D.roll.next = st.state == KF_POOL_CRASHLOOP ? D.roll.count : i + 1;
+		return;
+	}
+	if (D.roll.extra >= 0) {
+		kf_dispatch_worker_retire(D.d, D.roll.extra);
+		kf_pool_resize(D.pool, D.roll.size);
+		D.roll.extra = -1;
+		return;
+	}
+	if (kf_pool_worker_count(D.pool) <= D.roll.size)
+		roll_done();
+}
+
+static void roll_start(int count)
+{
+	int size = kf_pool_size(D.pool);
+	D.roll = (struct roll){ .active = true, .count = count, .extra = -1, .size = size };
+	/* With retiring slots above, growing would take one back (old
+	 * conf): go without the extra worker then. */
+	if (kf_pool_worker_count(D.pool) == size && kf_pool_resize(D.pool, size + 1) == KF_OK) {
+		D.roll.extra = size;
+		if (kf_dispatch_worker_activate(D.d, size) != KF_OK)
+			kf_dispatch_worker_add(D.d, size);
+	}
+	kf_info(COMP, "reload: replacing %d workers one at a time", count);
+	ev_timer_again(D.loop, &D.roll_t);
+}
+
+static void worker_conf_from(const struct kf_config *c, struct kf_worker_conf *wc)
+{
+	const struct kf_config_workers *w = &c->workers;
+	*wc = (struct kf_worker_conf){
+		.max_retries = w->max_retries, .retry_backoff_ms = w->retry_backoff_ms,
+		.nice = w->nice, .supervisor_pid = getpid(),
+		.handler = {
+			.type = (enum kf_handler_type)w->handler.type, .dir = w->handler.dir,
+			.usec = (long)w->handler.usec, .path = w->handler.path,
+			.arg = w->handler.arg, .command = w->handler.command,
+			.window = w->handler.window,
+		},
+	};
+}
+
+/* Does what a worker process runs with differ (handler, nice, retries)? */
+static bool process_conf_changed(const struct kf_config *a, const struct kf_config *b)
+{
+	struct kf_config t = *b;    /* shallow: only compared, never freed */
+	t.workers.count = a->workers.count;
+	t.workers.dispatch = a->workers.dispatch;
+	t.workers.ring_bytes = a->workers.ring_bytes;
+	t.workers.max_inflight_bytes = a->workers.max_inflight_bytes;
+	t.workers.stall_timeout_ms = a->workers.stall_timeout_ms;
+	t.workers.shutdown_timeout_ms = a->workers.shutdown_timeout_ms;
+	t.workers.on_failure = a->workers.on_failure;
+	return kf_config_workers_changed(a, &t);
+}
+
+static void on_ctl_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_control(void *opaque, const char *cmd, struct kf_wr *reply);
+static void render_metrics(void *opaque, struct kf_wr *out);
+
+/*
+ * Apply nc (valid, loaded) to the running daemon by what changed; nc is
+ * consumed.  The Kafka part waits for a restart (restart_begin) when it
+ * changed; the rest goes live now.
+ */
+static void apply(struct kf_config *nc, struct kf_wr *reply)
+{
+	struct kf_config *oc = &D.cfg;
+	char what[256] = "";
+	size_t wl = 0;
+#define CHANGED(s) (wl += (size_t)snprintf(what + wl, wl < sizeof(what) ? sizeof(what) - wl : 0, \
+					   "%s%s", wl ? ", " : "", s))
+	bool kafka = kf_config_kafka_changed(oc, nc);
+	bool procs = process_conf_changed(oc, nc);
+	const struct kf_config_workers *ow = &oc->workers;
+	struct kf_config_workers *nw = &nc->workers;
+	if (kafka)
+		CHANGED("kafka");
+	if (oc->log.level != nc->log.level)
+		CHANGED("log.level");
+	if (ow->count != nw->count)
+		CHANGED("workers.count");
+	if (procs)
+		CHANGED("workers (handler, nice, retries)");
+	if (ow->on_failure != nw->on_failure)
+		CHANGED("workers.on_failure");
+	if (ow->stall_timeout_ms != nw->stall_timeout_ms ||
+	    ow->shutdown_timeout_ms != nw->shutdown_timeout_ms)
+		CHANGED("workers timeouts");
+	/* Fixed while kforkd runs: keep the running values. */
+	const char *fixed = NULL;
+	if (ow->dispatch != nw->dispatch)
+		fixed = "workers.dispatch", nw->dispatch = ow->dispatch;
+	if (ow->ring_bytes != nw->ring_bytes)
+		fixed = "workers.ring_bytes", nw->ring_bytes = ow->ring_bytes;
+	if (ow->max_inflight_bytes != nw->max_inflight_bytes)
+		fixed = "workers.max_inflight_bytes", nw->max_inflight_bytes = ow->max_inflight_bytes;
+	if (strcmp(oc->user, nc->user) != 0) {
+		fixed = "user";
+		char *u = nc->user;
+		nc->user = oc->user;
+		oc->user = u;
+	}
+	if (fixed)
+		kf_warn(COMP, "reload: %s (and the other of workers.dispatch, ring_bytes,"
+			" max_inflight_bytes, user that changed) take effect only when kforkd"
+			" starts again; running with the old values", fixed);
+	bool ctl = strcmp(oc->control.socket, nc->control.socket) != 0 ||
+		   oc->control.socket_mode != nc->control.socket_mode;
+	D.ctl_mode_changed = oc->control.socket_mode != nc->control.socket_mode;
+	if (ctl)
+		CHANGED("control.socket");
+	bool met = strcmp(oc->control.metrics_listen, nc->control.metrics_listen) != 0;
+	if (met)
+		CHANGED("control.metrics_listen");
+#undef CHANGED
+	kf_info(COMP, "reload: %s", wl ? what : "nothing changed");
+
+	/* The new config becomes the running one, except its Kafka part,
+	 * which the group member and fetcher use until a restart swaps it. */
+	struct kf_config old = D.cfg;
+	D.cfg = *nc;
+	struct kf_config_kafka k = D.cfg.kafka;
+	D.cfg.kafka = old.kafka;
+	old.kafka = k;
+	memset(nc, 0, sizeof(*nc));
+
+	apply_level();
+	D.on_failure = D.cfg.workers.on_failure == KF_CFG_ON_FAILURE_SKIP ? KF_TRACKER_FAIL_SKIP
+							       : KF_TRACKER_FAIL_PAUSE;
+	kf_pool_set_timeouts(D.pool, D.cfg.workers.stall_timeout_ms,
+			     D.cfg.workers.shutdown_timeout_ms);
+	struct kf_worker_conf wc;
+	worker_conf_from(&D.cfg, &wc);
+	kf_pool_set_worker_conf(D.pool, &wc);   /* before old's strings go */
+	int before = kf_pool_size(D.pool);
+	resize_workers(D.cfg.workers.count);
+	if (procs)
+		roll_start(before < D.cfg.workers.count ? before : D.cfg.workers.count);
+	if (ctl || met)
+		ev_timer_start(D.loop, &D.ctl_t);   /* not from inside a control callback */
+	if (kafka) {
+		/* old.kafka is the new Kafka part now: hand it to the restart */
+		struct kf_config nk = { .kafka = old.kafka };
+		memset(&old.kafka, 0, sizeof(old.kafka));
+		restart_begin(&nk);
+	}
+	kf_config_free(&old);
+	if (reply) {
+		char line[300];
+		snprintf(line, sizeof(line), "ok\n%s\n", wl ? what : "nothing changed");
+		kf_wr_raw(reply, line, strlen(line));
+	}
+}
+
+/*
+ * Reload the config file (SIGHUP, kforkctl reload).  An invalid file
+ * changes nothing (the error is kept for the status); a reload that comes
+ * while a rebalance, a Kafka restart or a rolling replacement runs is
+ * queued.  reply (kforkctl) gets the outcome.
+ */
+static int reload(const char *why, struct kf_wr *reply)
+{
+	char err[1024];
+	if (D.phase != PH_RUN) {
+		kf_info(COMP, "%s: shutting down, not reloading", why);
+		if (reply)
+			kf_wr_raw(reply, "error shutting down\n", 20);
+		return KF_ECLOSED;
+	}
+	if (reload_busy()) {
+		kf_info(COMP, "%s: queued until the %s in progress ends", why,
+			D.restarting ? "Kafka restart" : D.roll.active ? "worker replacement"
+								   : "rebalance");
+		D.reload_pending = true;
+		if (reply)
+			kf_wr_raw(reply, "ok\nqueued\n", 10);
+		return KF_OK;
+	}
+	struct kf_config nc;
+	if (kf_config_load(D.cfg.path, &nc, err, sizeof(err)) != KF_OK) {
+		kf_err(COMP, "%s: %s; keeping the running config", why, err);
+		free(D.reload_error);
+		D.reload_error = strdup(err);
+		if (reply) {
+			kf_wr_raw(reply, "error ", 6);
+			kf_wr_raw(reply, err, strlen(err));
+			kf_wr_raw(reply, "\n", 1);
+		}
+		return KF_ERR;
+	}
+	free(D.reload_error);
+	D.reload_error = NULL;
+	kf_info(COMP, "%s: %s loaded", why, D.cfg.path);
+	apply(&nc, reply);
+	return KF_OK;
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	reload("SIGHUP", NULL);
+}
+
+/* control.metrics_listen changed: the same, for the metrics listener. */
+static void reopen_metrics(void)
+{
+	char err[512];
+	const char *want = D.cfg.control.metrics_listen;
+	if (D.metrics && strcmp(kf_metrics_listen(D.metrics), want) == 0)
+		return;
+	struct kf_metrics *old = D.metrics;
+	D.metrics = NULL;
+	/* The same port under another spelling would clash: free first. */
+	kf_metrics_free(old);
+	if (want[0] && !(D.metrics = kf_metrics_new(D.loop, want, render_metrics, NULL, err,
+						    sizeof(err))))
+		kf_err(COMP, "reload: %s; no metrics listener", err);
+}
+
+/* control.socket or its mode changed: open the new one, then close the old
+ * (a failure keeps the old socket). */
+static void on_ctl_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	char err[512];
+	reopen_metrics();
+	if (D.ctl && kf_control_path_is(D.ctl, D.cfg.control.socket) && !D.ctl_mode_changed)
+		return;
+	D.ctl_mode_changed = false;
+	struct kf_control *old = D.ctl;
+	D.ctl = NULL;
+	if (!D.cfg.control.socket[0]) {
+		kf_control_free(old);   /* control.socket = "": no socket */
+		return;
+	}
+	if (old && kf_control_path_is(old, D.cfg.control.socket)) {
+		kf_control_free(old);   /* same path, new mode: free it first */
+		old = NULL;
+	}
+	if (!(D.ctl = kf_control_new(D.loop, D.cfg.control.socket, D.cfg.control.socket_mode,
+				     on_control, NULL, err, sizeof(err))))
+		kf_err(COMP, "reload: %s%s", err, old ? "; keeping the old socket" : "");
+	if (!D.ctl) {
+		D.ctl = old;
+		return;
+	}
+	kf_control_free(old);
+}
+
 /* ------------------------------------------------------------ control */
 
 /* The state word of the status JSON. */
@@ -784,7 +1372,10 @@ static const char *daemon_state(void)
 	case PH_RUN:
 		break;
 	}
-	return D.revoke_busy ? "rebalancing" : kf_group_state(D.g);
+	if (D.revoke_busy || D.restarting || !D.g)
+		return "rebalancing";
+	const char *gs = kf_group_state(D.g);
+	return D.quiet && strcmp(gs, "stable") == 0 ? "quiet" : gs;
 }
 
 static void json_offset(struct kf_json *j, const char *key, int64_t v)
@@ -847,7 +1438,7 @@ static void status_workers(struct kf_json *j)
 static void status_json(struct kf_json *j)
 {
 	struct kf_group_counters gc;
-	kf_group_counters(D.g, &gc);
+	group_counters(&gc);
 	const struct kf_tracker_counters *tc = kf_tracker_totals(D.t);
 	char loaded[32];
 	struct tm tm;
@@ -856,8 +1447,8 @@ static void status_json(struct kf_json *j)
 	kf_json_obj(j, NULL);
 	kf_json_str(j, "state", daemon_state());
 	kf_json_str(j, "group", D.cfg.kafka.group);
-	kf_json_str(j, "member_id", kf_group_member_id(D.g));
-	kf_json_int(j, "generation", kf_group_generation(D.g));
+	kf_json_str(j, "member_id", D.g ? kf_group_member_id(D.g) : "");
+	kf_json_int(j, "generation", D.g ? kf_group_generation(D.g) : -1);
 	status_assignment(j);
 	status_workers(j);
 	kf_json_obj(j, "counters");
@@ -873,9 +1464,121 @@ static void status_json(struct kf_json *j)
 	kf_json_obj(j, "config");
 	kf_json_str(j, "path", D.cfg.path);
 	kf_json_str(j, "loaded_at", loaded);
-	kf_json_null(j, "last_reload_error");
+	kf_json_str(j, "last_reload_error", D.reload_error);
 	kf_json_end_obj(j);
 	kf_json_end_obj(j);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static void mprintf(struct kf_wr *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mprintf(struct kf_wr *out, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		kf_wr_raw(out, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static void mhead(struct kf_wr *out, const char *name, const char *type, const char *help)
+{
+	mprintf(out, "# HELP kfork_%s %s\n# TYPE kfork_%s %s\n", name, help, name, type);
+}
+
+/* name{topic="..",partition="N"} value, for every assigned partition. */
+static void mpart(struct kf_wr *out, const char *name, const char *help, int what)
+{
+	mhead(out, name, "gauge", help);
+	for (uint32_t i = 0; i < D.nparts; i++) {
+		const struct part *p = &D.parts[i];
+		if (!p->used)
+			continue;
+		int64_t hwm = kf_fetcher_hwm(D.f, i), v;
+		switch (what) {
+		case 0: v = hwm >= 0 && p->committed >= 0 ? (hwm > p->committed ?
+							    hwm - p->committed : 0) : -1; break;
+		case 1: v = p->committed; break;
+		case 2: v = kf_fetcher_position(D.f, i); break;
+		case 3: v = hwm; break;
+		default: v = p->stopped; break;
+		}
+		if (v < 0)
+			continue;   /* not known yet: no sample */
+		mprintf(out, "kfork_%s{topic=\"", name);
+		kf_metrics_label(out, p->topic);
+		mprintf(out, "\",partition=\"%d\"} %" PRId64 "\n", p->partition, v);
+	}
+}
+
+/* name{worker="N"} value, for every worker slot in the status. */
+static void mworker(struct kf_wr *out, const char *name, const char *type, const char *help,
+		    int what)
+{
+	mhead(out, name, type, help);
+	for (int i = 0; i < kf_pool_worker_count(D.pool); i++) {
+		struct kf_pool_worker_status st;
+		if (kf_pool_worker_status(D.pool, i, &st) != KF_OK)
+			continue;
+		const struct wstat *ws = i < D.nwstat ? &D.wstat[i] : &(struct wstat){ 0 };
+		uint64_t v;
+		switch (what) {
+		case 0: v = ws->dispatched; break;
+		case 1: v = st.processed - st.failed; break;
+		case 2: v = st.failed; break;
+		case 3: v = ws->retried; break;
+		case 4: v = st.restarts; break;
+		default: v = st.inflight; break;
+		}
+		mprintf(out, "kfork_%s{worker=\"%d\"} %" PRIu64 "\n", name, i, v);
+	}
+}
+
+/* The Prometheus text (GET /metrics, kforkctl metrics). */
+static void render_metrics(void *opaque, struct kf_wr *out)
+{
+	(void)opaque;
+	static const char *const states[] = { "starting", "joining", "stable", "rebalancing",
+					      "draining", "quiet", "stopped" };
+	const char *state = daemon_state();
+	mhead(out, "state", "gauge", "1 for the daemon's state (kforkctl status \"state\").");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		mprintf(out, "kfork_state{state=\"%s\"} %d\n", states[i],
+			strcmp(state, states[i]) == 0);
+	struct kf_group_counters gc;
+	group_counters(&gc);
+	const struct kf_tracker_counters *tc = kf_tracker_totals(D.t);
+	const struct { const char *name, *help; uint64_t v; } totals[] = {
+		{ "rebalances_total", "Generations joined.", gc.rebalances },
+		{ "commits_total", "OffsetCommit requests answered without error.", gc.commits },
+		{ "commit_failures_total", "OffsetCommit requests that failed.",
+		  gc.commit_failures },
+		{ "heartbeats_total", "Heartbeats answered without error.", gc.heartbeats },
+		{ "records_dispatched_total", "Records handed to workers.", tc->dispatched },
+		{ "records_done_total", "Records the workers finished.", tc->done },
+		{ "records_failed_total", "Records that failed after their retries.", tc->failed },
+	};
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+		mhead(out, totals[i].name, "counter", totals[i].help);
+		mprintf(out, "kfork_%s %" PRIu64 "\n", totals[i].name, totals[i].v);
+	}
+	mhead(out, "heartbeat_max_gap_seconds", "gauge",
+	      "Longest time between two heartbeat sends while stable.");
+	mprintf(out, "kfork_heartbeat_max_gap_seconds %.3f\n", gc.heartbeat_max_gap_ms / 1000.);
+	mworker(out, "worker_records_dispatched_total", "counter", "Records pushed to the worker.", 0);
+	mworker(out, "worker_records_done_total", "counter", "Records the worker finished.", 1);
+	mworker(out, "worker_records_failed_total", "counter", "Records the worker gave up on.", 2);
+	mworker(out, "worker_records_retried_total", "counter",
+		"Attempts beyond the first, as the worker's answers report them.", 3);
+	mworker(out, "worker_restarts_total", "counter", "Worker processes started after a death.", 4);
+	mworker(out, "worker_inflight", "gauge", "Records handed to the worker, not answered yet.", 5);
+	mpart(out, "partition_lag", "High watermark minus the committed offset.", 0);
+	mpart(out, "partition_committed_offset", "The last offset committed.", 1);
+	mpart(out, "partition_position", "The next offset to fetch.", 2);
+	mpart(out, "partition_high_watermark", "The high watermark of the last fetch.", 3);
+	mpart(out, "partition_paused", "1 when the partition stopped (status paused).", 4);
 }
 
 static void reply_str(struct kf_wr *reply, const char *s)
@@ -901,11 +1604,29 @@ static void on_control(void *opaque, const char *cmd, struct kf_wr *reply)
 	} else if (strcmp(cmd, "stop") == 0) {
 		shutdown_begin("kforkctl stop");
 		reply_str(reply, "ok\n");
-	} else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "quiet") == 0 ||
-		   strcmp(cmd, "resume") == 0 || strcmp(cmd, "metrics") == 0) {
-		kf_wr_raw(reply, "error ", 6);
-		reply_str(reply, cmd);
-		reply_str(reply, ": not supported by this kforkd yet\n");
+	} else if (strcmp(cmd, "reload") == 0) {
+		reload("kforkctl reload", reply);
+	} else if (strcmp(cmd, "quiet") == 0 || strcmp(cmd, "resume") == 0) {
+		bool on = cmd[0] == 'q';
+		if (D.phase != PH_RUN) {
+			reply_str(reply, "error shutting down\n");
+		} else if (D.quiet == on) {
+			reply_str(reply, on ? "ok\nalready quiet\n" : "ok\nnot quiet\n");
+		} else {
+			D.quiet = on;
+			if (on) {
+				kf_info(COMP, "quiet: taking no new records; the workers finish"
+					" what they hold, commits and heartbeats go on");
+				hold_all();
+			} else {
+				kf_info(COMP, "resumed");
+				resume_blocked();
+			}
+			reply_str(reply, on ? "ok\nquiet\n" : "ok\nresumed\n");
+		}
+	} else if (strcmp(cmd, "metrics") == 0) {
+		reply_str(reply, "ok\n");
+		render_metrics(NULL, reply);
 	} else {
 		reply_str(reply, "error unknown command\n");
 	}
@@ -945,6 +1666,22 @@ static int setup_cluster(char *err, size_t errlen)
 	return D.cl ? KF_OK : KF_ERR;
 }
 
+/* Name the subscribed topics in the rings now, so a full table is an error
+ * at start-up (or reload) rather than for a partition later. */
+static int set_topics(char *err, size_t errlen)
+{
+	for (int i = 0; i < D.cfg.kafka.n_topics; i++) {
+		uint32_t idx;
+		int rc = topic_index(D.cfg.kafka.topics[i], &idx);
+		if (rc != KF_OK) {
+			snprintf(err, errlen, "topic \"%s\": %s", D.cfg.kafka.topics[i],
+				 kf_strerror(rc));
+			return KF_ERR;
+		}
+	}
+	return KF_OK;
+}
+
 static int setup_pool(char *err, size_t errlen)
 {
 	const struct kf_config_workers *wc = &D.cfg.workers;
@@ -967,18 +1704,13 @@ static int setup_pool(char *err, size_t errlen)
 	};
 	struct kf_pool_callbacks cb = { .on_ack = on_ack, .on_room = on_room,
 					.on_lost = on_workers_lost, .on_child = on_child,
+					.on_state = on_worker_state,
 					.on_stopped = on_pool_stopped };
 	D.pool = kf_pool_new(D.loop, &pc, &cb, err, errlen);
 	if (!D.pool)
 		return KF_ERR;
-	for (int i = 0; i < D.cfg.kafka.n_topics; i++) {
-		int rc = kf_pool_set_topic(D.pool, (uint32_t)i, D.cfg.kafka.topics[i]);
-		if (rc != KF_OK) {
-			snprintf(err, errlen, "topic \"%s\": %s", D.cfg.kafka.topics[i],
-				 kf_strerror(rc));
-			return KF_ERR;
-		}
-	}
+	if (set_topics(err, errlen) != KF_OK)
+		return KF_ERR;
 	D.d = kf_dispatch_new((enum kf_dispatch_mode)wc->dispatch);
 	if (!D.d) {
 		snprintf(err, errlen, "out of memory");
@@ -994,7 +1726,8 @@ static int setup_pool(char *err, size_t errlen)
 static int setup_consumer(char *err, size_t errlen)
 {
 	const struct kf_config_kafka *k = &D.cfg.kafka;
-	D.t = kf_tracker_new(TRACKER_WINDOW);
+	if (!D.t)   /* kept across a Kafka restart */
+		D.t = kf_tracker_new(TRACKER_WINDOW);
 	if (!D.t) {
 		snprintf(err, errlen, "out of memory");
 		return KF_ERR;
@@ -1027,6 +1760,7 @@ static int setup_consumer(char *err, size_t errlen)
 		.session_timeout_ms = k->session_timeout_ms,
 		.heartbeat_interval_ms = k->heartbeat_interval_ms,
 		.rebalance_timeout_ms = k->rebalance_timeout_ms,
+		.metadata_max_age_ms = k->metadata_max_age_ms,
 		.protocols = protocols, .nprotocols = np,
 		.topics = (const char *const *)k->topics, .ntopics = k->n_topics,
 	};
@@ -1041,38 +1775,35 @@ static int setup_consumer(char *err, size_t errlen)
 	return KF_OK;
 }
 
+static int setup_metrics(char *err, size_t errlen)
+{
+	if (!D.cfg.control.metrics_listen[0])
+		return KF_OK;
+	D.metrics = kf_metrics_new(D.loop, D.cfg.control.metrics_listen, render_metrics, NULL, err,
+				   errlen);
+	return D.metrics ? KF_OK : KF_ERR;
+}
+
 static int setup_control(char *err, size_t errlen)
 {
 	if (!D.cfg.control.socket[0])
 		return KF_OK;
-	D.ctl = kf_control_new(D.loop, D.cfg.control.socket, 0600, on_control, NULL, err, errlen);
+	D.ctl = kf_control_new(D.loop, D.cfg.control.socket, D.cfg.control.socket_mode, on_control,
+			       NULL, err, errlen);
 	return D.ctl ? KF_OK : KF_ERR;
 }
 
-static void teardown(void)
+/* Everything that talks to Kafka: partitions, group member, fetcher,
+ * connections.  The workers, dispatcher and tracker stay. */
+static void teardown_consumer(void)
 {
-	ev_timer_stop(D.loop, &D.commit_t);
-	ev_timer_stop(D.loop, &D.reset_t);
-	ev_timer_stop(D.loop, &D.revoke_t);
-	ev_timer_stop(D.loop, &D.drain_t);
-	ev_timer_stop(D.loop, &D.final_t);
-	ev_signal_stop(D.loop, &D.sterm);
-	ev_signal_stop(D.loop, &D.sint);
-	kf_control_free(D.ctl);
+	for (uint32_t i = 0; D.f && D.t && D.d && i < D.nparts; i++)
+		if (D.parts[i].used)
+			slot_release(i);
 	if (D.g)
 		kf_group_free(D.g);
 	if (D.f)
 		kf_fetcher_free(D.f);
-	kf_pool_free(D.pool);
-	if (D.d)
-		kf_dispatch_free(D.d);
-	if (D.t)
-		kf_tracker_free(D.t);
-	for (uint32_t i = 0; i < D.nparts; i++) {
-		free(D.parts[i].topic);
-		free(D.parts[i].reason);
-	}
-	free(D.parts);
 	if (D.cl)
 		kf_cluster_free(D.cl);
 	if (D.res)
@@ -1081,15 +1812,89 @@ static void teardown(void)
 		kf_sasl_free(D.sasl);
 	if (D.tls)
 		kf_tls_free(D.tls);
-	kf_config_free(&D.cfg);
+	D.g = NULL, D.f = NULL, D.cl = NULL, D.res = NULL, D.sasl = NULL, D.tls = NULL;
 }
 
-static int run(void)
+static void teardown(void)
+{
+	ev_timer *timers[] = { &D.commit_t, &D.reset_t, &D.revoke_t, &D.drain_t, &D.final_t,
+			       &D.restart_t, &D.roll_t, &D.ctl_t };
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		ev_timer_stop(D.loop, timers[i]);
+	ev_signal_stop(D.loop, &D.sterm);
+	ev_signal_stop(D.loop, &D.sint);
+	ev_signal_stop(D.loop, &D.shup);
+	ev_signal_stop(D.loop, &D.susr1);
+	kf_control_free(D.ctl);
+	kf_metrics_free(D.metrics);
+	free(D.wstat);
+	teardown_consumer();
+	kf_pool_free(D.pool);
+	if (D.d)
+		kf_dispatch_free(D.d);
+	if (D.t)
+		kf_tracker_free(D.t);
+	free(D.parts);
+	for (uint32_t i = 0; i < D.ntopic_names; i++)
+		free(D.topic_names[i]);
+	kf_config_free(&D.cfg);
+	kf_config_free(&D.next);
+	free(D.reload_error);
+	if (D.pidfile)
+		kf_pidfile_remove(D.pidfile);
+	kf_log_close();
+}
+
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (kf_log_reopen() == KF_OK)
+		kf_info(COMP, "SIGUSR1: log file reopened");
+}
+
+/* Started as root with a user to become: what root opened must stay
+ * usable by that user (reopened on USR1, removed at exit). */
+static int own_files(char *err, size_t errlen)
+{
+	const char *user = D.cfg.user;
+	if (!user[0] || geteuid() != 0)
+		return KF_OK;
+	const char *files[] = { D.cfg.log.file, D.pidfile, D.ctl ? D.cfg.control.socket : NULL };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] && files[i][0] && kf_chown_for(files[i], user, err, errlen) != KF_OK)
+			return KF_ERR;
+	return kf_drop_privileges(user, err, errlen);
+}
+
+/*
+ * Start-up order: log file (as root), daemonize (-d), pid file (-p), the
+ * sockets that may need root (control, metrics), then the user switch,
+ * and only then the workers and the Kafka connections.  The launcher of
+ * -d exits when this is all done (kf_daemon_ready), with the error if
+ * something failed.
+ */
+static int run(bool daemonize)
 {
 	char err[512] = "";
+	bool use_stderr = daemonize || (!D.cfg.log.file[0] && !D.cfg.log.syslog);
+	if (kf_log_open(D.cfg.log.file, D.cfg.log.syslog, use_stderr, err, sizeof(err)) != KF_OK) {
+		fprintf(stderr, "kforkd: %s\n", err);
+		return 2;
+	}
+	if (daemonize && kf_daemonize(err, sizeof(err)) != KF_OK) {
+		kf_err(COMP, "%s", err);
+		return 2;
+	}
+	if (D.pidfile && kf_pidfile_create(D.pidfile, err, sizeof(err)) != KF_OK) {
+		kf_err(COMP, "%s", err);
+		D.pidfile = NULL;   /* not ours */
+		kf_daemon_ready(2);
+		return 2;
+	}
 	D.loop = ev_default_loop(0);
 	if (!D.loop) {
 		kf_err(COMP, "cannot start the event loop");
+		kf_daemon_ready(2);
 		return 2;
 	}
 	ev_init(&D.commit_t, on_commit_timer);
@@ -1099,13 +1904,20 @@ static int run(void)
 	ev_init(&D.revoke_t, on_revoke_timeout);
 	ev_init(&D.drain_t, on_drain_timeout);
 	ev_init(&D.final_t, on_final_timeout);
+	ev_init(&D.restart_t, on_restart_timeout);
+	ev_init(&D.roll_t, on_roll_timer);
+	D.roll_t.repeat = 0.1;
+	ev_init(&D.ctl_t, on_ctl_timer);
 	ev_signal_init(&D.sterm, on_signal, SIGTERM);
 	ev_signal_init(&D.sint, on_signal, SIGINT);
+	ev_signal_init(&D.shup, on_hup, SIGHUP);
+	ev_signal_init(&D.susr1, on_usr1, SIGUSR1);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* The pool forks first, while the supervisor holds no sockets. */
-	if (setup_pool(err, sizeof(err)) != KF_OK || setup_cluster(err, sizeof(err)) != KF_OK ||
-	    setup_consumer(err, sizeof(err)) != KF_OK || setup_control(err, sizeof(err)) != KF_OK) {
+	/* Workers close every socket they inherit (on_child). */
+	if (setup_control(err, sizeof(err)) != KF_OK || setup_metrics(err, sizeof(err)) != KF_OK ||
+	    own_files(err, sizeof(err)) != KF_OK || setup_pool(err, sizeof(err)) != KF_OK ||
+	    setup_cluster(err, sizeof(err)) != KF_OK || setup_consumer(err, sizeof(err)) != KF_OK) {
 		kf_err(COMP, "%s", err);
 		if (D.pool) {
 			kf_pool_stop(D.pool, 0);
@@ -1113,10 +1925,16 @@ static int run(void)
 				ev_run(D.loop, 0);
 		}
 		teardown();
+		kf_daemon_ready(2);
 		return 2;
 	}
+	kf_daemon_ready(0);
+	if (daemonize)
+		kf_log_stderr(false);
 	ev_signal_start(D.loop, &D.sterm);
 	ev_signal_start(D.loop, &D.sint);
+	ev_signal_start(D.loop, &D.shup);
+	ev_signal_start(D.loop, &D.susr1);
 	ev_timer_again(D.loop, &D.commit_t);
 	kf_info(COMP, "kforkd %s: group \"%s\", %d topics, %d workers (%s dispatch)",
 		PACKAGE_VERSION, D.cfg.kafka.group, D.cfg.kafka.n_topics, D.cfg.workers.count,
@@ -1134,13 +1952,18 @@ static int run(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kforkd -c FILE [-t] [-v]\n"
+		"Usage: kforkd -c FILE [-t] [-d] [-p PIDFILE] [-v]\n"
 		"  -c, --config FILE  the config file (libconfig syntax)\n"
 		"  -t, --test         check the config and exit (0 valid, 1 invalid)\n"
+		"  -d, --daemon       run in the background (the command returns once kforkd\n"
+		"                     started, or fails with its error)\n"
+		"  -p, --pidfile FILE write the pid there; refuse to start if it names a live\n"
+		"                     process; removed at exit\n"
 		"  -v, --verbose      more log output (repeat for trace)\n"
 		"  -h, --help         this text\n"
 		"  -V, --version      print the version\n"
-		"kforkd runs in the foreground; SIGTERM or SIGINT drains and exits.\n");
+		"SIGTERM or SIGINT drains and exits, SIGHUP reloads the config file, SIGUSR1\n"
+		"reopens the log file.\n");
 }
 
 int main(int argc, char **argv)
@@ -1151,15 +1974,19 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "pidfile", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	bool test = false;
+	bool test = false, daemonize = false;
 	int verbose = 0, c;
-	while ((c = getopt_long(argc, argv, "c:tvhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:tvhVdp:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 't': test = true; break;
+		case 'd': daemonize = true; break;
+		case 'p': D.pidfile = optarg; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("kforkd %s\n", PACKAGE_VERSION); return 0;
@@ -1171,7 +1998,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[1024];
-	if (kf_config_load(path, &D.cfg, err, sizeof(err)) != KF_OK) {
+	/* Reloads happen after -d's chdir("/"): keep the absolute path. */
+	char *abs = test ? NULL : realpath(path, NULL);
+	char *pabs = D.pidfile && D.pidfile[0] != '/' ? realpath(".", NULL) : NULL;
+	char pidpath[4096];
+	if (pabs) {
+		snprintf(pidpath, sizeof(pidpath), "%s/%s", pabs, D.pidfile);
+		D.pidfile = pidpath;
+		free(pabs);
+	}
+	int lrc = kf_config_load(abs ? abs : path, &D.cfg, err, sizeof(err));
+	free(abs);
+	if (lrc != KF_OK) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -1180,7 +2018,7 @@ int main(int argc, char **argv)
 		printf("%s: ok\n", path);
 		return 0;
 	}
-	int level = (int)D.cfg.log.level + verbose;
-	kf_log_level = (enum kf_log_level)(level > KF_LOG_TRACE ? KF_LOG_TRACE : level);
-	return run();
+	D.verbose = verbose;
+	apply_level();
+	return run(daemonize);
 }

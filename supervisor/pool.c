@@ -574,6 +574,25 @@ int kf_pool_kill(struct kf_pool *p, int worker, const char *why)
 	return KF_OK;
 }
 
+int kf_pool_restart(struct kf_pool *p, int worker)
+{
+	struct pool_worker *w = worker >= 0 && worker < p->nslots ? p->w[worker] : NULL;
+	if (!w || !w->present || w->retire || p->stopping)
+		return KF_EPROTO;
+	if (!w->pid || w->term_sent || w->stall_killed)
+		return KF_OK;       /* the next process takes the new conf anyway */
+	kf_debug("pool", "worker %d (pid %d): SIGTERM for a restart", w->id, (int)w->pid);
+	w->term_sent = true;
+	kill(w->pid, SIGTERM);
+	return KF_OK;
+}
+
+void kf_pool_set_timeouts(struct kf_pool *p, int stall_timeout_ms, int shutdown_timeout_ms)
+{
+	p->conf.stall_timeout_ms = stall_timeout_ms;
+	p->conf.shutdown_timeout_ms = shutdown_timeout_ms;
+}
+
 /* ---- slots ---- */
 
 static struct pool_worker *slot_get(struct kf_pool *p, int id)

@@ -191,6 +191,16 @@ void kf_pool_set_worker_conf(struct kf_pool *pool, const struct kf_worker_conf *
  * (or the pool is stopping). */
 int kf_pool_kill(struct kf_pool *pool, int worker, const char *why);
 
+/* Restart the worker with the current worker conf: SIGTERM now (it
+ * finishes its record and exits), respawned at once.  Records left in its
+ * ring go to the new process, so drain it first (kforkd retires it in the
+ * dispatcher) for a clean rolling replacement.  KF_OK (also when there is
+ * no process now: the next one gets the new conf), KF_EPROTO for a slot
+ * that is not there or retiring, or while stopping. */
+int kf_pool_restart(struct kf_pool *pool, int worker);
+/* Change stall_timeout_ms and shutdown_timeout_ms (a reload). */
+void kf_pool_set_timeouts(struct kf_pool *pool, int stall_timeout_ms, int shutdown_timeout_ms);
+
 /* Shutdown: no more pushes or respawns; SIGTERM to every worker (each
  * finishes its current record and exits; acks it left are popped and
  * passed to on_ack); after timeout_ms (-1: shutdown_timeout_ms) the ones

@@ -51,6 +51,7 @@ fi
 
 db_start 3
 mkdir "$tmp/out"
+MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$tmp/kforkd.conf" <<EOF
 kafka = {
   bootstrap = "$BOOTSTRAP";
@@ -69,7 +70,7 @@ workers = {
   handler = { type = "file"; dir = "$tmp/out"; };
 };
 log = { level = "info"; };
-control = { socket = "$tmp/ctl.sock"; };
+control = { socket = "$tmp/ctl.sock"; metrics_listen = "127.0.0.1:$MPORT"; };
 EOF
 if "$KFORKD" -t -c "$tmp/kforkd.conf" > "$tmp/good.out" 2>&1; then
 	pass "kforkd -t on a good config: exit 0"
@@ -168,6 +169,46 @@ if check_status; then
 else
 	fail "kforkctl status disagrees (above); JSON: $(cat "$tmp/status.json")"
 fi
+# The same numbers as Prometheus text, over HTTP and from kforkctl metrics.
+if python3 - "$MPORT" "$N" "$P" <<'PY'
+import sys, urllib.request, urllib.error
+port, n, parts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=5).read().decode()
+samples = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+           if l and not l.startswith("#")}
+bad = []
+def want(k, v):
+    if samples.get(k) != v:
+        bad.append("%s = %r, want %r" % (k, samples.get(k), v))
+want("kfork_records_done_total", n)
+want('kfork_state{state="stable"}', 1)
+want('kfork_state{state="rebalancing"}', 0)
+want("kfork_rebalances_total", 1)
+lags = [k for k in samples if k.startswith("kfork_partition_lag{")]
+if len(lags) != parts or any(samples[k] != 0 for k in lags):
+    bad.append("partition lags: %r" % {k: samples[k] for k in lags})
+done = sum(v for k, v in samples.items() if k.startswith("kfork_worker_records_done_total{"))
+if done != n:
+    bad.append("worker done sum %r" % done)
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/nope" % port, timeout=5)
+    bad.append("/nope answered 200")
+except urllib.error.HTTPError as e:
+    if e.code != 404:
+        bad.append("/nope: %d" % e.code)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+then
+	pass "GET /metrics: records done, state, lag 0 on $P partitions; 404 elsewhere"
+else
+	fail "GET /metrics disagrees (above)"
+fi
+"$KFORKCTL" -s "$tmp/ctl.sock" metrics > "$tmp/metrics.txt" || fail "kforkctl metrics: exit $?"
+grep -qx "kfork_records_done_total $N" "$tmp/metrics.txt" &&
+	pass "kforkctl metrics: kfork_records_done_total $N" ||
+	fail "kforkctl metrics: $(grep records_done_total "$tmp/metrics.txt")"
+
 if [ "$(stat -c %a "$tmp/ctl.sock")" = 600 ]; then
 	pass "control socket mode 0600"
 else
@@ -220,7 +261,7 @@ fi
 N2=$((N / 2))
 conf2() {  # NAME: a config writing to $tmp/out-NAME
 	mkdir -p "$tmp/out-$1"
-	sed "s|dir = \"$tmp/out\"|dir = \"$tmp/out-$1\"|; s|$tmp/ctl.sock|$tmp/$1.sock|" \
+	sed "s|dir = \"$tmp/out\"|dir = \"$tmp/out-$1\"|; s|$tmp/ctl.sock|$tmp/$1.sock|; s|metrics_listen = \"[^\"]*\"|metrics_listen = \"\"|" \
 		"$tmp/kforkd.conf" > "$tmp/$1.conf"
 }
 conf2 a

@@ -10,7 +10,7 @@
 # (127.0.0.1:PORT) lead the client to a TLS listener.  kf_probe bootstraps,
 # follows the advertised addresses, verifies the certificate (IP SAN
 # 127.0.0.1, our own CA) and fetches every record; plaintext and an
-# untrusted CA must fail.  Needs root (namespaces), ip, socat and openssl:
+# untrusted CA must fail.  Then kforkd drains a topic over TLS only.  Needs root (namespaces), ip, socat and openssl:
 # otherwise it is skipped, saying why.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -121,6 +121,51 @@ if ip netns exec "$nsc" "$PROBE" -b "$BOOTSTRAP" -w 5 -t tls-a:seq > "$out" 2>&1
 else
 	pass "plaintext to a TLS listener fails"
 fi
+
+# kforkd itself over TLS only: joins a group through the TLS listeners,
+# drains tls-a with file-handler workers and commits the high watermarks.
+KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
+mkdir "$tmp/out"
+cat > "$tmp/kforkd.conf" <<EOF
+kafka = {
+  bootstrap = "$BOOTSTRAP";
+  group = "kf-tls";
+  topics = [ "tls-a" ];
+  session_timeout_ms = 6000;
+  heartbeat_interval_ms = 1000;
+  commit_interval_ms = 300;
+  security = { protocol = "ssl"; ca_file = "$tmp/ca.pem"; };
+};
+workers = { count = 2; nice = 0; handler = { type = "file"; dir = "$tmp/out"; }; };
+control = { socket = "$tmp/ctl.sock"; };
+EOF
+ip netns exec "$nsc" "$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
+kpid=$!
+stop_kforkd() { [ -z "${kpid:-}" ] || { kill -KILL "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; kpid=; }; }
+at_exit stop_kforkd
+want=ok
+for p in 0 1 2; do
+	db hwm tls-a $p
+	want="$want ${DB_REPLY##* }"
+done
+drained=false
+for _ in $(seq 300); do
+	db committed kf-tls tls-a 0,1,2
+	[ "$DB_REPLY" = "$want" ] && { drained=true; break; }
+	sleep 0.2
+done
+lines=$(cat "$tmp"/out/worker-*.log 2>/dev/null | wc -l)
+if $drained && [ "$lines" -ge 3000 ]; then
+	pass "kforkd over TLS: 3000 records handled, committed ${want#ok }"
+else
+	tail -20 "$tmp/kforkd.log"
+	fail "kforkd over TLS: committed ${DB_REPLY#ok }, want ${want#ok }, $lines lines"
+fi
+kill -TERM "$kpid"
+rc=0
+wait "$kpid" || rc=$?
+kpid=
+[ $rc -eq 0 ] && pass "kforkd over TLS: SIGTERM, exit 0" || fail "kforkd over TLS: exit $rc"
 
 db_stop
 summary

@@ -34,6 +34,7 @@ static const struct {
 	{ "tls", suite_tls },
 	{ "sasl", suite_sasl },
 	{ "control", suite_control },
+	{ "daemon", suite_daemon },
 };
 
 int main(int argc, char **argv)

@@ -23,6 +23,7 @@ Suite *suite_group_member(void);
 Suite *suite_tls(void);
 Suite *suite_sasl(void);
 Suite *suite_control(void);
+Suite *suite_daemon(void);
 
 /* The top source directory ($srcdir under make check), for test scripts. */
 const char *kf_test_srcdir(void);

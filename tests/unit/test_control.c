@@ -3,7 +3,8 @@
  * control socket served on a private libev loop to clients in this
  * process: a command and its answer, a line ended by shutdown, malformed
  * and overlong lines, the socket file's mode, a stale socket replaced, a
- * live one or a regular file refused, more clients than it serves at once.
+ * live one or a regular file refused, more clients than it serves at once;
+ * the metrics listener's HTTP reader, every answer it gives.
  */
 #include "config.h"
 
@@ -21,6 +22,8 @@
 #include "control.h"
 #include "err.h"
 #include "json.h"
+#include "metrics.h"
+#include "reqsrv.h"
 #include "suites.h"
 #include "wire.h"
 
@@ -248,8 +251,8 @@ START_TEST(control_busy)
 	char err[256];
 	struct kf_control *c = kf_control_new(loop, path, 0600, handler, NULL, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	int idle[KF_CONTROL_MAX_CLIENTS];
-	for (int i = 0; i < KF_CONTROL_MAX_CLIENTS; i++) {
+	int idle[KF_REQSRV_MAX_CLIENTS];
+	for (int i = 0; i < KF_REQSRV_MAX_CLIENTS; i++) {
 		idle[i] = client_connect();
 		ev_run(loop, EVRUN_NOWAIT);
 	}
@@ -262,10 +265,85 @@ START_TEST(control_busy)
 	/* ...until one of them goes */
 	close(idle[0]);
 	ck_assert_str_eq(client_answer(loop, fd), "ok\ngot [status]\n");
-	for (int i = 1; i < KF_CONTROL_MAX_CLIENTS; i++)
+	for (int i = 1; i < KF_REQSRV_MAX_CLIENTS; i++)
 		close(idle[i]);
 	kf_control_free(c);
 	ev_loop_destroy(loop);
+}
+END_TEST
+
+/* ---- metrics HTTP reader ---- */
+
+static void body_fn(void *opaque, struct kf_wr *out)
+{
+	(void)opaque;
+	kf_wr_raw(out, "kfork_x 1\n", 10);
+}
+
+/* The response to req (given whole, no eof), NUL-terminated; "" when the
+ * reader wants more. */
+static char *http(const char *req, bool eof, bool full)
+{
+	static char buf[2048];
+	struct kf_wr w;
+	kf_wr_init(&w);
+	bool done = kf_metrics_http(req, strlen(req), eof, full, body_fn, NULL, &w);
+	size_t n = done ? (w.len < sizeof(buf) - 1 ? w.len : sizeof(buf) - 1) : 0;
+	memcpy(buf, w.buf ? (char *)w.buf : "", n);
+	buf[n] = '\0';
+	kf_wr_free(&w);
+	return buf;
+}
+
+static int status_of(const char *resp)
+{
+	int code = 0;
+	return sscanf(resp, "HTTP/1.1 %d ", &code) == 1 ? code : -1;
+}
+
+START_TEST(metrics_http)
+{
+	char *r = http("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", false, false);
+	ck_assert_int_eq(status_of(r), 200);
+	ck_assert_ptr_nonnull(strstr(r, "Content-Type: text/plain; version=0.0.4"));
+	ck_assert_ptr_nonnull(strstr(r, "Content-Length: 10\r\n"));
+	ck_assert_ptr_nonnull(strstr(r, "Connection: close\r\n\r\nkfork_x 1\n"));
+	/* HTTP/1.0, bare \n, a query string */
+	ck_assert_int_eq(status_of(http("GET /metrics?x=1 HTTP/1.0\n\n", false, false)), 200);
+	/* HEAD: the headers only */
+	r = http("HEAD /metrics HTTP/1.1\r\n\r\n", false, false);
+	ck_assert_int_eq(status_of(r), 200);
+	ck_assert_ptr_null(strstr(r, "kfork_x"));
+	/* not complete yet: wait */
+	ck_assert_str_eq(http("GET /metrics HTTP/1.1\r\nHost: x\r\n", false, false), "");
+	/* ... unless the client gave up or the buffer is full */
+	ck_assert_int_eq(status_of(http("GET /metrics HTTP/1.1\r\n", true, false)), 400);
+	ck_assert_int_eq(status_of(http("GET /metrics HTTP/1.1\r\nX: aaaa", false, true)), 431);
+	ck_assert_int_eq(status_of(http("GET / HTTP/1.1\r\n\r\n", false, false)), 404);
+	ck_assert_int_eq(status_of(http("GET /metricsx HTTP/1.1\r\n\r\n", false, false)), 404);
+	r = http("POST /metrics HTTP/1.1\r\n\r\n", false, false);
+	ck_assert_int_eq(status_of(r), 405);
+	ck_assert_ptr_nonnull(strstr(r, "Allow: GET, HEAD\r\n"));
+	ck_assert_int_eq(status_of(http("GET /metrics HTTP/2.0\r\n\r\n", false, false)), 505);
+	const char *bad[] = {
+		"GET  /metrics HTTP/1.1\r\n\r\n", "GET /metrics  HTTP/1.1\r\n\r\n",
+		"GET metrics HTTP/1.1\r\n\r\n", "get /metrics HTTP/1.1\r\n\r\n",
+		"GET /metrics HTTP/1.1 x\r\n\r\n", "GET /metrics HTTP/1\r\n\r\n",
+		"GET /metrics FTP/1.1x\r\n\r\n", "\r\n\r\n", "GET\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(status_of(http(bad[i], false, false)) == 400, "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(metrics_label_escapes)
+{
+	struct kf_wr w;
+	kf_wr_init(&w);
+	kf_metrics_label(&w, "a\"b\\c\nd");
+	kf_wr_raw(&w, "", 1);
+	ck_assert_str_eq((char *)w.buf, "a\\\"b\\\\c\\nd");
+	kf_wr_free(&w);
 }
 END_TEST
 
@@ -283,6 +361,10 @@ Suite *suite_control(void)
 	tcase_add_test(tc, control_mode);
 	tcase_add_test(tc, control_path_checks);
 	tcase_add_test(tc, control_busy);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("metrics");
+	tcase_add_test(tc, metrics_http);
+	tcase_add_test(tc, metrics_label_escapes);
 	suite_add_tcase(s, tc);
 	return s;
 }

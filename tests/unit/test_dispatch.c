@@ -249,6 +249,33 @@ START_TEST(partition_retire)
 }
 END_TEST
 
+/* A rolling replacement: retire, drain, activate again.  The worker
+ * takes partitions again and its in-flight count survived the round. */
+START_TEST(partition_activate)
+{
+	struct kf_dispatch *d = with_workers(KF_DISPATCH_PARTITION, 2);
+
+	for (uint32_t s = 0; s < 4; s++)
+		ck_assert_int_eq(kf_dispatch_pick(d, s, NULL, -1), (int)(s % 2));
+	kf_dispatch_sent(d, 0, 0);
+	ck_assert_int_eq(kf_dispatch_worker_activate(d, 0), KF_EPROTO);  /* active */
+	ck_assert_int_eq(kf_dispatch_worker_retire(d, 0), KF_OK);
+	ck_assert_int_eq(kf_dispatch_pick(d, 2, NULL, -1), 1);
+	ck_assert_int_eq(kf_dispatch_worker_activate(d, 0), KF_OK);
+	ck_assert_int_eq(kf_dispatch_worker_state(d, 0), KF_DW_ACTIVE);
+	ck_assert_uint_eq(kf_dispatch_worker_inflight(d, 0), 1);
+	kf_dispatch_acked(d, 0, 0);
+	ck_assert_uint_eq(kf_dispatch_worker_inflight(d, 0), 0);
+	/* balance brings two of the four partitions back to it */
+	uint32_t on0 = 0;
+	for (uint32_t s = 0; s < 4; s++)
+		on0 += kf_dispatch_pick(d, s, NULL, -1) == 0;
+	ck_assert_uint_eq(on0, 2);
+	ck_assert_int_eq(kf_dispatch_worker_activate(d, 5), KF_EPROTO);   /* not there */
+	kf_dispatch_free(d);
+}
+END_TEST
+
 /* A worker lost with records in flight: its partitions move on. */
 START_TEST(partition_remove_inflight)
 {
@@ -739,6 +766,7 @@ Suite *suite_dispatch(void)
 	tcase_add_test(tc, partition_remove_inflight);
 	tcase_add_test(tc, partition_slot_remove);
 	tcase_add_test(tc, key_hash_values);
+	tcase_add_test(tc, partition_activate);
 	tcase_add_test(tc, key_deterministic_spread);
 	tcase_add_test(tc, key_spread_within_partition);
 	tcase_add_test(tc, key_null_by_partition);
