@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# A record its handler cannot process, with both workers.on_failure
+# settings, against devbroker: an exec handler (the Python example's
+# serve()) that answers "fail" for f/0 offset 50 (a fail is final; retry
+# answers are what max_retries counts).
+#   pause: after max_retries the partition stops at that record: its
+#          committed offset stays 50 (the record is never committed past),
+#          status shows it paused with the reason, one error line names it,
+#          the other partition is committed to its watermark.
+#   skip:  the record is logged at error level with its coordinates, and
+#          both partitions are committed to their watermarks.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
+KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
+[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+SRCDIR=$(cd "$here/../.." && pwd)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-fail.XXXXXX")
+kpid=
+cleanup() {
+	if [ -n "$kpid" ]; then
+		kill -KILL "$kpid" 2>/dev/null || true
+		wait "$kpid" 2>/dev/null || true
+	fi
+	if [ -n "${KF_FAIL_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
+}
+at_exit cleanup
+
+cat > "$tmp/poison.py" <<EOF
+import os, sys
+sys.path.insert(0, "$SRCDIR/etc/examples")
+from handler import serve
+out = open("$tmp/out-%d.log" % os.getpid(), "a")
+def handle(r):
+    if r.partition == 0 and r.offset == 50:
+        raise ValueError("poison record")
+    out.write("%s %d %d\n" % (r.topic, r.partition, r.offset))
+    out.flush()
+serve(handle)
+EOF
+
+db_start 3
+db topic f 2
+db produce f 200 keys=seq
+want="ok 100 100"
+
+run() {  # NAME ON_FAILURE
+	cat > "$tmp/$1.conf" <<EOF
+kafka = { bootstrap = "$BOOTSTRAP"; group = "g-$1"; topics = [ "f" ];
+          session_timeout_ms = 6000; heartbeat_interval_ms = 1000; commit_interval_ms = 200; };
+workers = { count = 2; nice = 0; max_retries = 2; retry_backoff_ms = 10; on_failure = "$2";
+            handler = { type = "exec"; command = [ "python3", "$tmp/poison.py" ]; }; };
+control = { socket = "$tmp/$1.sock"; };
+EOF
+	"$KFORKD" -c "$tmp/$1.conf" > "$tmp/$1.log" 2>&1 &
+	kpid=$!
+}
+
+status_py() {  # NAME PYTHON-EXPR (d = the status)
+	"$KFORKCTL" -s "$tmp/$1.sock" status > "$tmp/$1.json" &&
+		python3 -c "import json; d = json.load(open('$tmp/$1.json')); print($2)"
+}
+
+stop() {  # NAME
+	"$KFORKCTL" -s "$tmp/$1.sock" stop
+	local rc=0
+	wait "$kpid" || rc=$?
+	kpid=
+	[ $rc -eq 0 ] && pass "$1: kforkctl stop, exit 0" || fail "$1: exit status $rc"
+}
+
+wait_committed() {  # GROUP WANT
+	for _ in $(seq 150); do
+		db committed "$1" f 0,1
+		[ "$DB_REPLY" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# ---- pause
+run pause pause
+if wait_committed g-pause "ok 50 100"; then
+	pass "pause: committed 50 (before the failed record) and 100"
+else
+	fail "pause: committed ${DB_REPLY#ok }, want 50 100"
+fi
+sleep 1.5
+db committed g-pause f 0,1
+[ "$DB_REPLY" = "ok 50 100" ] && pass "pause: still 50 later: never committed past the failed record" ||
+	fail "pause: committed ${DB_REPLY#ok } later"
+p0=$(status_py pause '[(x["paused"], x["paused_reason"]) for x in d["assignment"] if x["partition"] == 0][0]')
+p1=$(status_py pause '[x["paused"] for x in d["assignment"] if x["partition"] == 1][0]')
+failed=$(status_py pause 'd["counters"]["records_failed"]')
+case $p0 in
+"(True, 'offset 50 failed after 1 attempts: ValueError: poison record"*"on_failure = \"pause\")')")
+	pass "pause: status shows f/0 paused: $p0" ;;
+*) fail "pause: status of f/0: $p0" ;;
+esac
+[ "$p1" = False ] && [ "$failed" = 1 ] && pass "pause: f/1 not paused, records_failed 1" ||
+	fail "pause: f/1 paused $p1, records_failed $failed"
+n=$(grep -c ' error .*f/0: offset 50 failed after 1 attempts: ValueError: poison record.*partition stopped' "$tmp/pause.log" || true)
+[ "$n" = 1 ] && pass "pause: one error line names f/0 offset 50" || fail "pause: $n error lines"
+stop pause
+
+# ---- skip
+rm -f "$tmp"/out-*.log
+run skip skip
+if wait_committed g-skip "$want"; then
+	pass "skip: both partitions committed to 100"
+else
+	fail "skip: committed ${DB_REPLY#ok }, want 100 100"
+fi
+if grep -q ' error .*f/0 offset 50 failed after 1 attempts: ValueError: poison record; skipped' "$tmp/skip.log"; then
+	pass "skip: the failed record logged at error level with its coordinates"
+else
+	fail "skip: no error line for f/0 offset 50"
+fi
+got=$(cat "$tmp"/out-*.log | sort -u | wc -l)
+[ "$got" = 199 ] && pass "skip: the handler took the 199 other records" || fail "skip: $got records handled"
+stop skip
+
+[ "$FAILED" -eq 0 ] || tail -20 "$tmp/pause.log" "$tmp/skip.log"
+summary
