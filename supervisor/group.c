@@ -1047,6 +1047,10 @@ static void on_heartbeat(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 	react(g, KF_API_HEARTBEAT, a, err, code);
 }
 
+const uint32_t kf_group_gap_bounds_ms[KF_GROUP_GAP_BUCKETS - 1] = {
+	250, 500, 1000, 2000, 3000, 5000, 10000, 30000,
+};
+
 static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct kf_group *g = w->data;
@@ -1080,6 +1084,12 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			uint64_t gap = (uint64_t)((now - g->last_hb_send) * 1000 + 0.5);
 			if (gap > g->cnt.heartbeat_max_gap_ms)
 				g->cnt.heartbeat_max_gap_ms = gap;
+			int b = 0;
+			while (b < KF_GROUP_GAP_BUCKETS - 1 && gap > kf_group_gap_bounds_ms[b])
+				b++;
+			g->cnt.gap_buckets[b]++;
+			g->cnt.gap_count++;
+			g->cnt.gap_sum_ms += gap;
 		}
 		g->gap_valid = true;
 		g->last_hb_send = now;

@@ -106,10 +106,20 @@ struct kf_group_callbacks {
  * transport error. */
 typedef void kf_group_commit_cb(void *arg, int err, const struct kf_group_tp *tps, int n);
 
+/* Upper bounds (ms) of the heartbeat gap histogram's buckets; the last
+ * bucket takes the rest (+Inf). */
+#define KF_GROUP_GAP_BUCKETS 9
+extern const uint32_t kf_group_gap_bounds_ms[KF_GROUP_GAP_BUCKETS - 1];
+
 struct kf_group_counters {
 	uint64_t rebalances;     /* JoinGroups that completed a generation */
 	uint64_t heartbeats;     /* heartbeats answered without error */
 	uint64_t heartbeat_max_gap_ms;
+	/* Every gap between two heartbeat sends while stable: how many fell
+	 * in each bucket (not cumulative), their count and sum. */
+	uint64_t gap_buckets[KF_GROUP_GAP_BUCKETS];
+	uint64_t gap_count;
+	uint64_t gap_sum_ms;
 	uint64_t commits;
 	uint64_t commit_failures;
 };

@@ -950,6 +950,10 @@ static void group_counters(struct kf_group_counters *c)
 	c->commit_failures += p->commit_failures;
 	if (p->heartbeat_max_gap_ms > c->heartbeat_max_gap_ms)
 		c->heartbeat_max_gap_ms = p->heartbeat_max_gap_ms;
+	for (int i = 0; i < KF_GROUP_GAP_BUCKETS; i++)
+		c->gap_buckets[i] += p->gap_buckets[i];
+	c->gap_count += p->gap_count;
+	c->gap_sum_ms += p->gap_sum_ms;
 }
 
 static void restart_rebuild(void)
@@ -1567,6 +1571,20 @@ static void render_metrics(void *opaque, struct kf_wr *out)
 	mhead(out, "heartbeat_max_gap_seconds", "gauge",
 	      "Longest time between two heartbeat sends while stable.");
 	mprintf(out, "kfork_heartbeat_max_gap_seconds %.3f\n", gc.heartbeat_max_gap_ms / 1000.);
+	mhead(out, "heartbeat_gap_seconds", "histogram",
+	      "Time between two heartbeat sends while stable.");
+	uint64_t cum = 0;
+	for (int i = 0; i < KF_GROUP_GAP_BUCKETS; i++) {
+		cum += gc.gap_buckets[i];
+		if (i < KF_GROUP_GAP_BUCKETS - 1)
+			mprintf(out, "kfork_heartbeat_gap_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+				kf_group_gap_bounds_ms[i] / 1000., cum);
+		else
+			mprintf(out, "kfork_heartbeat_gap_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+				cum);
+	}
+	mprintf(out, "kfork_heartbeat_gap_seconds_sum %.3f\n", gc.gap_sum_ms / 1000.);
+	mprintf(out, "kfork_heartbeat_gap_seconds_count %" PRIu64 "\n", gc.gap_count);
 	mworker(out, "worker_records_dispatched_total", "counter", "Records pushed to the worker.", 0);
 	mworker(out, "worker_records_done_total", "counter", "Records the worker finished.", 1);
 	mworker(out, "worker_records_failed_total", "counter", "Records the worker gave up on.", 2);

@@ -139,6 +139,18 @@ else
 	fail "heavy: committed ${commits_seen[*]}, lag $lag"
 fi
 [ "$busy" -ge 90 ] || echo "note: the machine was only ${busy}% busy (other load?)"
+# The same gaps as a histogram in the metrics: all of them at most 2 s.
+"$KFORKCTL" -s "$tmp/heavy.sock" metrics > "$tmp/metrics.txt"
+hist=$(awk '/^kfork_heartbeat_gap_seconds_bucket\{le="2"\}/ { le2 = $2 }
+	/^kfork_heartbeat_gap_seconds_bucket\{le="\+Inf"\}/ { inf = $2 }
+	/^kfork_heartbeat_gap_seconds_count/ { n = $2 }
+	END { print le2 + 0, inf + 0, n + 0 }' "$tmp/metrics.txt")
+read -r le2 inf cnt <<< "$hist"
+if [ "$cnt" -gt 10 ] && [ "$le2" = "$cnt" ] && [ "$inf" = "$cnt" ]; then
+	pass "heavy: heartbeat gap histogram: all $cnt gaps <= 2 s"
+else
+	fail "heavy: heartbeat gap histogram le=2: $le2, +Inf: $inf, count: $cnt"
+fi
 stop_kforkd heavy
 # What kforkd last committed is what the broker holds.
 db committed kf-heavy heavy "$(seq -s, 0 $((P - 1)))"
