@@ -1199,16 +1199,15 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 	if (ow->on_failure != nw->on_failure)
 		CHANGED("workers.on_failure");
 	if (ow->stall_timeout_ms != nw->stall_timeout_ms ||
-	    ow->shutdown_timeout_ms != nw->shutdown_timeout_ms)
-		CHANGED("workers timeouts");
+	    ow->shutdown_timeout_ms != nw->shutdown_timeout_ms ||
+	    ow->max_inflight_bytes != nw->max_inflight_bytes)
+		CHANGED("workers limits");
 	/* Fixed while kforkd runs: keep the running values. */
 	const char *fixed = NULL;
 	if (ow->dispatch != nw->dispatch)
 		fixed = "workers.dispatch", nw->dispatch = ow->dispatch;
 	if (ow->ring_bytes != nw->ring_bytes)
 		fixed = "workers.ring_bytes", nw->ring_bytes = ow->ring_bytes;
-	if (ow->max_inflight_bytes != nw->max_inflight_bytes)
-		fixed = "workers.max_inflight_bytes", nw->max_inflight_bytes = ow->max_inflight_bytes;
 	if (strcmp(oc->user, nc->user) != 0) {
 		fixed = "user";
 		char *u = nc->user;
@@ -1216,9 +1215,9 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 		oc->user = u;
 	}
 	if (fixed)
-		kf_warn(COMP, "reload: %s (and the other of workers.dispatch, ring_bytes,"
-			" max_inflight_bytes, user that changed) take effect only when kforkd"
-			" starts again; running with the old values", fixed);
+		kf_warn(COMP, "reload: %s (and whichever of workers.dispatch, ring_bytes"
+			" and user changed) takes effect only when kforkd starts again;"
+			" running with the old values", fixed);
 	bool ctl = strcmp(oc->control.socket, nc->control.socket) != 0 ||
 		   oc->control.socket_mode != nc->control.socket_mode;
 	D.ctl_mode_changed = oc->control.socket_mode != nc->control.socket_mode;
@@ -1242,8 +1241,9 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 	apply_level();
 	D.on_failure = D.cfg.workers.on_failure == KF_CFG_ON_FAILURE_SKIP ? KF_TRACKER_FAIL_SKIP
 							       : KF_TRACKER_FAIL_PAUSE;
-	kf_pool_set_timeouts(D.pool, D.cfg.workers.stall_timeout_ms,
-			     D.cfg.workers.shutdown_timeout_ms);
+	kf_pool_set_limits(D.pool, D.cfg.workers.stall_timeout_ms,
+			   D.cfg.workers.shutdown_timeout_ms,
+			   (size_t)D.cfg.workers.max_inflight_bytes);
 	struct kf_worker_conf wc;
 	worker_conf_from(&D.cfg, &wc);
 	kf_pool_set_worker_conf(D.pool, &wc);   /* before old's strings go */

@@ -587,10 +587,12 @@ int kf_pool_restart(struct kf_pool *p, int worker)
 	return KF_OK;
 }
 
-void kf_pool_set_timeouts(struct kf_pool *p, int stall_timeout_ms, int shutdown_timeout_ms)
+void kf_pool_set_limits(struct kf_pool *p, int stall_timeout_ms, int shutdown_timeout_ms,
+			size_t max_inflight_bytes)
 {
 	p->conf.stall_timeout_ms = stall_timeout_ms;
 	p->conf.shutdown_timeout_ms = shutdown_timeout_ms;
+	p->conf.max_inflight_bytes = max_inflight_bytes;
 }
 
 /* ---- slots ---- */
