@@ -693,6 +693,28 @@ START_TEST(changed)
 }
 END_TEST
 
+/* A reload re-reads password_file: new content in the same file is a
+ * Kafka change (the connections must authenticate again). */
+START_TEST(changed_password)
+{
+	struct kf_config a, b;
+	char text[600];
+	const char *pw = put("pw-reload", "first-secret\n", 0600);
+
+	sasl_conf(text, sizeof(text), pw);
+	ck_assert_msg(load_text(text, &a) == KF_OK, "%s", err);
+	ck_assert_msg(load_text(text, &b) == KF_OK, "%s", err);
+	ck_assert(!kf_config_kafka_changed(&a, &b));
+	kf_config_free(&b);
+	put("pw-reload", "second-secret\n", 0600);
+	ck_assert_msg(load_text(text, &b) == KF_OK, "%s", err);
+	ck_assert(kf_config_kafka_changed(&a, &b));
+	ck_assert(!kf_config_workers_changed(&a, &b));
+	kf_config_free(&b);
+	kf_config_free(&a);
+}
+END_TEST
+
 /* control.socket_mode: an octal string of 3 or 4 digits, stored as bits. */
 START_TEST(socket_mode)
 {
@@ -773,6 +795,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, password_file);
 	tcase_add_test(tc, include_file);
 	tcase_add_test(tc, changed);
+	tcase_add_test(tc, changed_password);
 	tcase_add_test(tc, socket_mode);
 	tcase_add_test(tc, small_err_buffer);
 	tcase_add_test(tc, names);
