@@ -110,6 +110,7 @@ static const struct key security_keys[] = {
 	K_STR("ca_file", kafka.security.ca_file, ""),
 	K_STR("cert_file", kafka.security.cert_file, ""),
 	K_STR("key_file", kafka.security.key_file, ""),
+	K_STR("key_password_file", kafka.security.key_password_file, ""),
 	K_BOOL("verify_peer", kafka.security.verify_peer, true),
 	K_ENUM("sasl_mechanism", kafka.security.sasl_mechanism, sasl_words,
 	       KF_CFG_SASL_SCRAM_SHA_512),
@@ -313,6 +314,7 @@ void kf_config_free(struct kf_config *cfg)
 	free(sec->ca_file);
 	free(sec->cert_file);
 	free(sec->key_file);
+	free(sec->key_password_file);
 	free(sec->username);
 	free(sec->password_file);
 	free(cfg->workers.handler.dir);
@@ -968,6 +970,27 @@ static int read_password(struct ctx *cx)
 	return KF_OK;
 }
 
+/* key_password_file: only with a key_file, readable, not by "other" (it
+ * is a secret like password_file; OpenSSL reads it when the TLS context
+ * is made). */
+static int check_key_password(struct ctx *cx)
+{
+	const struct kf_config_security *sec = &cx->cfg->kafka.security;
+	const char *key = "kafka.security.key_password_file";
+	struct stat st;
+	int rc;
+
+	if (!sec->key_file[0])
+		return fail(cx, at(cx, key), "%s is set but kafka.security.key_file is not", key);
+	if ((rc = check_access(cx, key, sec->key_password_file, R_OK)) != KF_OK)
+		return rc;
+	if (stat(sec->key_password_file, &st) == 0 && (st.st_mode & S_IROTH))
+		return fail(cx, at(cx, key), "%s: \"%s\" is readable by every user (mode %04o); "
+			    "chmod o-r it", key, sec->key_password_file,
+			    (unsigned)(st.st_mode & 07777));
+	return KF_OK;
+}
+
 static int check_security(struct ctx *cx)
 {
 	struct kf_config_security *sec = &cx->cfg->kafka.security;
@@ -994,6 +1017,8 @@ static int check_security(struct ctx *cx)
 		if (sec->key_file[0] &&
 		    (rc = check_access(cx, "kafka.security.key_file", sec->key_file,
 				       R_OK)) != KF_OK)
+			return rc;
+		if (sec->key_password_file[0] && (rc = check_key_password(cx)) != KF_OK)
 			return rc;
 	}
 	if (sasl) {
@@ -1215,6 +1240,7 @@ bool kf_config_kafka_changed(const struct kf_config *a, const struct kf_config *
 	       x->metadata_max_age_ms != y->metadata_max_age_ms ||
 	       s->protocol != t->protocol || !str_eq(s->ca_file, t->ca_file) ||
 	       !str_eq(s->cert_file, t->cert_file) || !str_eq(s->key_file, t->key_file) ||
+	       !str_eq(s->key_password_file, t->key_password_file) ||
 	       s->verify_peer != t->verify_peer || s->sasl_mechanism != t->sasl_mechanism ||
 	       !str_eq(s->username, t->username) ||
 	       !str_eq(s->password_file, t->password_file) ||

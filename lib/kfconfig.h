@@ -105,6 +105,7 @@ struct kf_config_security {
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
+	char *key_password_file;    /* passphrase of an encrypted key_file */
 	bool verify_peer;
 	enum kf_cfg_sasl_mech sasl_mechanism;
 	char *username;

@@ -1660,6 +1660,7 @@ static int setup_cluster(char *err, size_t errlen)
 	if (sec->protocol == KF_CFG_SSL || sec->protocol == KF_CFG_SASL_SSL) {
 		struct kf_tls_conf tc = { .ca_file = sec->ca_file, .cert_file = sec->cert_file,
 					  .key_file = sec->key_file,
+					  .key_password_file = sec->key_password_file,
 					  .verify_peer = sec->verify_peer };
 		D.tls = kf_tls_new(&tc, err, errlen);
 		if (!D.tls)

@@ -693,6 +693,40 @@ START_TEST(changed)
 }
 END_TEST
 
+/* key_password_file: needs key_file, must exist, must not be readable by
+ * every user; a changed path is a Kafka change. */
+START_TEST(key_password_file)
+{
+	struct kf_config a, b;
+	char text[2048];
+	/* put() answers in one buffer: keep copies */
+	char crt[256], key[256], pass[256], open_pass[256];
+	snprintf(crt, sizeof(crt), "%s", put("c.pem", "x\n", 0644));
+	snprintf(key, sizeof(key), "%s", put("k.pem", "x\n", 0600));
+	snprintf(pass, sizeof(pass), "%s", put("k.pass", "secret\n", 0600));
+	snprintf(open_pass, sizeof(open_pass), "%s", put("k-open.pass", "secret\n", 0644));
+
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"ssl\";\n"
+		 "  key_password_file = \"%s\"; };\n};\n", pass);
+	expect_err(text, 3, "kafka.security.key_password_file is set but kafka.security.key_file "
+		   "is not");
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"ssl\"; cert_file = \"%s\";\n"
+		 "  key_file = \"%s\";\n  key_password_file = \"%s\"; };\n};\n", crt, key, open_pass);
+	expect_err(text, 4, "kafka.security.key_password_file: \"%s\" is readable by every user "
+		   "(mode 0644); chmod o-r it", open_pass);
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"ssl\"; cert_file = \"%s\";\n"
+		 "  key_file = \"%s\";\n  key_password_file = \"%s\"; };\n};\n", crt, key, pass);
+	ck_assert_msg(load_text(text, &a) == KF_OK, "%s", err);
+	ck_assert_str_eq(a.kafka.security.key_password_file, pass);
+	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"ssl\"; cert_file = \"%s\";\n"
+		 "  key_file = \"%s\"; };\n};\n", crt, key);
+	ck_assert_msg(load_text(text, &b) == KF_OK, "%s", err);
+	ck_assert(kf_config_kafka_changed(&a, &b));
+	kf_config_free(&a);
+	kf_config_free(&b);
+}
+END_TEST
+
 /* A reload re-reads password_file: new content in the same file is a
  * Kafka change (the connections must authenticate again). */
 START_TEST(changed_password)
@@ -796,6 +830,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, include_file);
 	tcase_add_test(tc, changed);
 	tcase_add_test(tc, changed_password);
+	tcase_add_test(tc, key_password_file);
 	tcase_add_test(tc, socket_mode);
 	tcase_add_test(tc, small_err_buffer);
 	tcase_add_test(tc, names);
