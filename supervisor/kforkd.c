@@ -16,7 +16,8 @@
  * builds the JSON object of DESIGN.md from live state, stop drains.
  *
  * Reload (SIGHUP, kforkctl reload) applies a changed config by what
- * changed: see reload() and apply().  quiet holds every partition.
+ * changed: see reload() and apply().  quiet holds every partition, and
+ * so does a dispatch change until the workers are idle.
  *
  * Metrics: render_metrics gives the Prometheus text to the HTTP listener
  * (supervisor/metrics.c) and to kforkctl metrics.
@@ -132,6 +133,7 @@ static struct {
 	char *reload_error;     /* the last failed reload, for the status */
 	bool restarting;        /* Kafka settings changed: drain, commit, leave, rejoin */
 	bool restart_committing;
+	bool redispatching;     /* waiting for idle workers to swap dispatchers */
 	struct kf_config next;  /* ... with this config */
 	char *topic_names[KF_RING_MAX_TOPICS];  /* topic_index */
 	uint32_t ntopic_names;
@@ -248,7 +250,7 @@ static int topic_index(const char *topic, uint32_t *idx)
 /* Resume the partitions the fetcher paused for lack of room. */
 static void resume_blocked(void)
 {
-	if (D.phase != PH_RUN || D.quiet || D.restarting)
+	if (D.phase != PH_RUN || D.quiet || D.restarting || D.redispatching)
 		return;     /* shutdown or a restart unassigned them all; quiet holds them */
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
@@ -327,6 +329,7 @@ static void on_periodic_commit(void *arg, int err, const struct kf_group_tp *tps
 static void revoke_check(void);
 static void check_drained(void);
 static void restart_check(void);
+static void redispatch_check(void);
 static bool reload_busy(void);
 static int reload(const char *why, struct kf_wr *reply);
 
@@ -338,6 +341,7 @@ static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	revoke_check();
 	check_drained();
 	restart_check();
+	redispatch_check();
 	if (D.reload_pending && !reload_busy()) {
 		D.reload_pending = false;
 		reload("queued reload", NULL);
@@ -641,6 +645,7 @@ static void on_room(struct kf_pool *pool, int worker, void *opaque)
 	revoke_check();
 	check_drained();
 	restart_check();
+	redispatch_check();
 }
 
 /* A retired slot is gone: the dispatcher forgets it too. */
@@ -908,7 +913,41 @@ static int set_topics(char *err, size_t errlen);
 /* A reload that comes while these run waits for them (commit timer). */
 static bool reload_busy(void)
 {
-	return D.revoke_busy || D.restarting || D.roll.active;
+	return D.revoke_busy || D.restarting || D.roll.active || D.redispatching;
+}
+
+/*
+ * workers.dispatch changed: the dispatcher's books are per mode, so hold
+ * every partition (as quiet does), wait until no record is in flight,
+ * then start a dispatcher of the new mode over the same workers and take
+ * the partitions up again.  No rebalance; the group never notices.
+ */
+static void redispatch_begin(void)
+{
+	D.redispatching = true;
+	kf_info(COMP, "reload: workers.dispatch -> %s: holding the partitions until the"
+		" workers are idle", kf_cfg_dispatch_name(D.cfg.workers.dispatch));
+	hold_all();
+	redispatch_check();
+}
+
+static void redispatch_check(void)
+{
+	if (!D.redispatching || kf_tracker_total_inflight(D.t) > 0 || kf_pool_inflight(D.pool) > 0)
+		return;
+	struct kf_dispatch *d = kf_dispatch_new((enum kf_dispatch_mode)D.cfg.workers.dispatch);
+	if (!d) {
+		kf_err(COMP, "reload: out of memory for the new dispatcher; keeping the old one");
+		D.cfg.workers.dispatch = (enum kf_cfg_dispatch)kf_dispatch_mode(D.d);
+	} else {
+		for (int i = 0; i < kf_pool_size(D.pool); i++)
+			kf_dispatch_worker_add(d, i);
+		kf_dispatch_free(D.d);
+		D.d = d;
+		kf_info(COMP, "reload: dispatching by %s", kf_cfg_dispatch_name(D.cfg.workers.dispatch));
+	}
+	D.redispatching = false;
+	resume_blocked();
 }
 
 static void apply_level(void)
@@ -1202,22 +1241,20 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 	    ow->shutdown_timeout_ms != nw->shutdown_timeout_ms ||
 	    ow->max_inflight_bytes != nw->max_inflight_bytes)
 		CHANGED("workers limits");
-	/* Fixed while kforkd runs: keep the running values. */
-	const char *fixed = NULL;
-	if (ow->dispatch != nw->dispatch)
-		fixed = "workers.dispatch", nw->dispatch = ow->dispatch;
-	if (ow->ring_bytes != nw->ring_bytes)
-		fixed = "workers.ring_bytes", nw->ring_bytes = ow->ring_bytes;
+	bool rings = ow->ring_bytes != nw->ring_bytes;
+	if (rings)
+		CHANGED("workers.ring_bytes");
+	bool redispatch = ow->dispatch != nw->dispatch;
+	if (redispatch)
+		CHANGED("workers.dispatch");
+	/* Fixed while kforkd runs (it switched users already): keep it. */
 	if (strcmp(oc->user, nc->user) != 0) {
-		fixed = "user";
+		kf_warn(COMP, "reload: user takes effect only when kforkd starts again;"
+			" running as before");
 		char *u = nc->user;
 		nc->user = oc->user;
 		oc->user = u;
 	}
-	if (fixed)
-		kf_warn(COMP, "reload: %s (and whichever of workers.dispatch, ring_bytes"
-			" and user changed) takes effect only when kforkd starts again;"
-			" running with the old values", fixed);
 	bool ctl = strcmp(oc->control.socket, nc->control.socket) != 0 ||
 		   oc->control.socket_mode != nc->control.socket_mode;
 	D.ctl_mode_changed = oc->control.socket_mode != nc->control.socket_mode;
@@ -1243,14 +1280,16 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 							       : KF_TRACKER_FAIL_PAUSE;
 	kf_pool_set_limits(D.pool, D.cfg.workers.stall_timeout_ms,
 			   D.cfg.workers.shutdown_timeout_ms,
-			   (size_t)D.cfg.workers.max_inflight_bytes);
+			   (size_t)D.cfg.workers.max_inflight_bytes, (size_t)D.cfg.workers.ring_bytes);
 	struct kf_worker_conf wc;
 	worker_conf_from(&D.cfg, &wc);
 	kf_pool_set_worker_conf(D.pool, &wc);   /* before old's strings go */
 	int before = kf_pool_size(D.pool);
 	resize_workers(D.cfg.workers.count);
-	if (procs)
+	if (procs || rings)
 		roll_start(before < D.cfg.workers.count ? before : D.cfg.workers.count);
+	if (redispatch)
+		redispatch_begin();
 	if (ctl || met)
 		ev_timer_start(D.loop, &D.ctl_t);   /* not from inside a control callback */
 	if (kafka) {

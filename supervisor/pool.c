@@ -42,6 +42,7 @@ struct pool_worker {
 	bool up;                /* the current process stayed up */
 	bool term_sent;         /* we SIGTERMed the current process */
 	bool stall_killed;      /* we SIGKILLed it (a stall, kf_pool_kill) */
+	size_t ring_bytes;      /* the size its ring was made with */
 	bool backlog;           /* acks may be waiting: drained by the check */
 	bool in_drain;          /* on_ack running for this slot */
 	bool broken;            /* the ring failed its checks: rebuild it */
@@ -208,10 +209,14 @@ static int ring_rebuild(struct pool_worker *w);
 static void spawn(struct pool_worker *w)
 {
 	struct kf_pool *p = w->pool;
-	if (w->broken && ring_rebuild(w) != KF_OK) {
+	/* A broken ring, or an empty one of a size a reload changed. */
+	bool resize = w->inflight == 0 && w->ring_bytes != p->conf.ring_bytes;
+	if ((w->broken || resize) && ring_rebuild(w) != KF_OK) {
 		schedule_restart(w, "its ring could not be rebuilt");
 		return;
 	}
+	if (resize)
+		kf_info("pool", "worker %d: a new ring of %zu bytes", w->id, p->conf.ring_bytes);
 	pid_t parent = getpid();
 	sigset_t all, old;
 	sigfillset(&all);
@@ -588,11 +593,12 @@ int kf_pool_restart(struct kf_pool *p, int worker)
 }
 
 void kf_pool_set_limits(struct kf_pool *p, int stall_timeout_ms, int shutdown_timeout_ms,
-			size_t max_inflight_bytes)
+			size_t max_inflight_bytes, size_t ring_bytes)
 {
 	p->conf.stall_timeout_ms = stall_timeout_ms;
 	p->conf.shutdown_timeout_ms = shutdown_timeout_ms;
 	p->conf.max_inflight_bytes = max_inflight_bytes;
+	p->conf.ring_bytes = ring_bytes;
 }
 
 /* ---- slots ---- */
@@ -639,6 +645,7 @@ static int ring_open(struct pool_worker *w, char *err, size_t errlen)
 	int rc = kf_ring_create(&w->ring, p->conf.ring_bytes, ack_bytes, err, errlen);
 	if (rc != KF_OK)
 		return rc;
+	w->ring_bytes = p->conf.ring_bytes;
 	for (uint32_t i = 0; p->topics && i < KF_RING_MAX_TOPICS; i++)
 		if (p->topics[i])
 			kf_ring_set_topic(&w->ring, i, p->topics[i]);
@@ -668,7 +675,7 @@ static int ring_rebuild(struct pool_worker *w)
 	w->inflight = 0;
 	update_used(w);
 	w->broken = false;
-	if (p->cb.on_lost)
+	if (lost && p->cb.on_lost)
 		p->cb.on_lost(p, w->id, lost, p->cb.opaque);
 	return KF_OK;
 }

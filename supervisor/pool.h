@@ -198,10 +198,13 @@ int kf_pool_kill(struct kf_pool *pool, int worker, const char *why);
  * no process now: the next one gets the new conf), KF_EPROTO for a slot
  * that is not there or retiring, or while stopping. */
 int kf_pool_restart(struct kf_pool *pool, int worker);
-/* Change stall_timeout_ms, shutdown_timeout_ms and max_inflight_bytes (a
- * reload; a lower byte budget holds new pushes until enough is acked). */
+/* Change stall_timeout_ms, shutdown_timeout_ms, max_inflight_bytes (a
+ * lower byte budget holds new pushes until enough is acked) and
+ * ring_bytes (a reload).  A worker gets a ring of the new size when it is
+ * next spawned with nothing in flight (kf_pool_restart after a drain);
+ * new slots get it at once. */
 void kf_pool_set_limits(struct kf_pool *pool, int stall_timeout_ms, int shutdown_timeout_ms,
-			size_t max_inflight_bytes);
+			size_t max_inflight_bytes, size_t ring_bytes);
 
 /* Shutdown: no more pushes or respawns; SIGTERM to every worker (each
  * finishes its current record and exits; acks it left are popped and

@@ -11,6 +11,7 @@
 #   - the group and topic changed: drain, commit, leave, join the new group
 #     on the new topic;
 #   - a reload sent while workers are being replaced is queued, then applied;
+#   - workers.ring_bytes and workers.dispatch changed while records flow;
 # and at the end every record of both topics is in the handlers' output at
 # least once and both groups committed their high watermarks.
 set -euo pipefail
@@ -47,7 +48,9 @@ kafka = {
 };
 workers = {
   count = $3;
-  nice = 0;
+  nice = ${NICE:-0};
+  ring_bytes = ${RING:-16777216};
+  dispatch = "${DISPATCH:-partition}";
   shutdown_timeout_ms = 10000;
   handler = { type = "file"; dir = "$tmp/$4"; };
 };
@@ -191,7 +194,7 @@ wait_for "drain after resume" 30 "$(drained t1)" && pass "resume: the 5000 recor
 
 # --- a reload that comes while workers are being replaced is queued, then
 # applied: workers.nice changes (a rolling replacement), then the count
-sed -i 's/nice = 0;/nice = 1;/' "$tmp/kforkd.conf"
+NICE=1 conf g1 t1 3 B
 kill -HUP "$kpid"
 sleep 0.3
 conf g1 t1 2 B
@@ -202,6 +205,26 @@ if wait_for "the queued reload" 30 'len(d["workers"]) == 2' &&
 else
 	fail "no queued reload applied: $(grep -c queued "$tmp/kforkd.log") queued lines, workers: $(status wstates)"
 fi
+
+# --- ring size (a rolling replacement gives each worker a new ring) and
+# dispatch mode (held until the workers are idle, then swapped), while
+# records flow: nothing lost, no rebalance
+db produce t1 20000 codec=lz4 keys=seq
+RING=1048576 conf g1 t1 2 B
+kill -HUP "$kpid"
+for _ in $(seq 150); do [ "$(grep -c 'a new ring of 1048576 bytes' "$tmp/kforkd.log")" -ge 2 ] && break; sleep 0.2; done
+n=$(grep -c 'a new ring of 1048576 bytes' "$tmp/kforkd.log" || true)
+[ "$n" -ge 2 ] && pass "workers.ring_bytes: $n workers got a 1 MiB ring" || fail "workers.ring_bytes: $n new rings"
+db produce t1 20000 codec=lz4 keys=seq
+DISPATCH=key RING=1048576 conf g1 t1 2 B
+kill -HUP "$kpid"
+for _ in $(seq 150); do grep -q 'reload: dispatching by key' "$tmp/kforkd.log" && break; sleep 0.2; done
+grep -q 'reload: dispatching by key' "$tmp/kforkd.log" && pass "workers.dispatch: now by key" ||
+	fail "workers.dispatch: no switch in the log"
+wait_for "drain after ring and dispatch changes" 60 "$(drained t1)" &&
+	pass "drained after the ring and dispatch changes"
+[ "$(status counters.rebalances)" = "$reb" ] && pass "no rebalance for ring and dispatch changes" ||
+	fail "rebalances $(status counters.rebalances), was $reb"
 
 # --- Kafka settings: a new group on a new topic
 db produce t2 20000 codec=lz4 keys=seq
