@@ -43,12 +43,9 @@ static void reply_str(struct kf_wr *reply, const char *s)
 	kf_wr_raw(reply, s, strlen(s));
 }
 
-/* A command line: up to '\n', or all of it when the client shut its write
- * side. */
-static bool on_request(void *opaque, const char *req, size_t len, bool eof, bool full,
-		       struct kf_wr *reply)
+bool kf_control_request(const char *req, size_t len, bool eof, bool full, kf_control_fn *fn,
+			void *opaque, struct kf_wr *reply)
 {
-	struct kf_control *c = opaque;
 	const char *nl = memchr(req, '\n', len);
 	if (!nl && full) {
 		reply_str(reply, "error command line too long\n");
@@ -67,8 +64,15 @@ static bool on_request(void *opaque, const char *req, size_t len, bool eof, bool
 		return true;
 	}
 	kf_debug(COMP, "command \"%s\"", line);
-	c->fn(c->opaque, line, reply);
+	fn(opaque, line, reply);
 	return true;
+}
+
+static bool on_request(void *opaque, const char *req, size_t len, bool eof, bool full,
+		       struct kf_wr *reply)
+{
+	struct kf_control *c = opaque;
+	return kf_control_request(req, len, eof, full, c->fn, c->opaque, reply);
 }
 
 /* Is somebody listening on the socket at path? */

@@ -42,6 +42,14 @@ struct kf_control *kf_control_new(struct ev_loop *loop, const char *path, int mo
 				  kf_control_fn *fn, void *opaque, char *err, size_t errlen);
 /* Close every connection and the listener, and unlink the socket file. */
 void kf_control_free(struct kf_control *c);
+/*
+ * The request reader (reqsrv's kf_reqsrv_fn, for tests and the fuzzer):
+ * a command line up to '\n' (or all of it at eof), checked, then given to
+ * fn; false to wait for more bytes.
+ */
+bool kf_control_request(const char *req, size_t len, bool eof, bool full, kf_control_fn *fn,
+			void *opaque, struct kf_wr *reply);
+
 /* Is c listening on path (the same string)? */
 bool kf_control_path_is(const struct kf_control *c, const char *path);
 
