@@ -1143,14 +1143,16 @@ static void on_roll_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			kf_err(COMP, "reload: worker %d does not start with the new settings;"
 			       " the workers not replaced yet keep the old ones until they"
 			       " restart: fix the config and reload", i);
+			D.roll.next = D.roll.count;     /* stop replacing */
 		} else if (st.pid == D.roll.pid || st.state != KF_POOL_RUNNING) {
 			return;
+		} else {
+			kf_info(COMP, "reload: worker %d replaced (pid %d -> %d)", i,
+				(int)D.roll.pid, (int)st.pid);
+			D.roll.next = i + 1;
 		}
 		kf_dispatch_worker_activate(D.d, i);
-		kf_info(COMP, "reload: worker %d replaced (pid %d -> %d)", i, (int)D.roll.pid,
-			(int)st.pid);
 		D.roll.pid = 0;
-		D.roll.next = st.state == KF_POOL_CRASHLOOP ? D.roll.count : i + 1;
 		return;
 	}
 	if (D.roll.extra >= 0) {
