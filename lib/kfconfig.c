@@ -338,6 +338,7 @@ struct ctx {
 	char *err;
 	size_t errlen;
 	bool nomem;
+	int include_depth;          /* scan_file's recursion into @include */
 };
 
 /* The name of a file settings came from, as the operator can find it:
@@ -666,8 +667,72 @@ static int scan_number(struct ctx *cx, const char *file, unsigned line, const ch
 	return KF_ERR;
 }
 
+static int scan_file(struct ctx *cx, const char *file);
+
+/*
+ * @include "name" at file:line (name starts at p): libconfig 1.5 exits
+ * the process when it is given a directory ("" or ".") and blocks on a
+ * FIFO, so the target must be a regular file before libconfig sees it;
+ * then its own @includes are checked the same way.
+ */
+static int check_include(struct ctx *cx, const char *file, unsigned line, const char *p)
+{
+	char name[PATH_MAX], path[PATH_MAX];
+	size_t n = 0;
+	struct stat st;
+
+	/* The name as libconfig reads it: escapes as in strings. */
+	for (; *p && *p != '"' && *p != '\n'; p++) {
+		char c = *p;
+		if (c == '\\' && p[1]) {
+			c = *++p;
+			if (c == 'n')
+				c = '\n';
+			else if (c == 't')
+				c = '\t';
+			else if (c == 'r')
+				c = '\r';
+			else if (c == 'f')
+				c = '\f';
+			else if (c == 'x' && isxdigit((unsigned char)p[1]) &&
+				 isxdigit((unsigned char)p[2])) {
+				char hex[3] = { p[1], p[2], 0 };
+				c = (char)strtol(hex, NULL, 16);
+				p += 2;
+			}
+		}
+		if (n + 1 >= sizeof(name) || c == '\0')
+			break;
+		name[n++] = c;
+	}
+	name[n] = '\0';
+	if (*p != '"')
+		return KF_OK;       /* libconfig reports the syntax */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cx->incdir, name) >= sizeof(path)) {
+		snprintf(cx->err, cx->errlen, "%s:%u: @include: path too long", file, line);
+		return KF_ERR;
+	}
+	if (stat(path, &st) != 0)
+		return KF_OK;       /* libconfig reports the missing file */
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(cx->err, cx->errlen, "%s:%u: @include \"%s\": %s is not a regular file",
+			 file, line, name, path);
+		return KF_ERR;
+	}
+	if (cx->include_depth >= 10) {
+		snprintf(cx->err, cx->errlen, "%s:%u: @include nested more than 10 deep", file,
+			 line);
+		return KF_ERR;
+	}
+	cx->include_depth++;
+	int rc = scan_file(cx, path);
+	cx->include_depth--;
+	return rc;
+}
+
 /* Scans one config file's text for such literals, outside strings and
- * comments.  An unreadable file is not an error here (libconfig read it). */
+ * comments, and its @include targets.  An unreadable file is not an error
+ * here (libconfig reports it). */
 static int scan_file(struct ctx *cx, const char *file)
 {
 	FILE *f = fopen(file, "re");
@@ -704,6 +769,8 @@ static int scan_file(struct ctx *cx, const char *file)
 					 "relative to the config's directory (%s)", file, line,
 					 cx->incdir);
 				rc = KF_ERR;
+			} else if (*p == '"') {
+				rc = check_include(cx, file, line, p + 1);
 			}
 		} else if (*p == '"') {
 			for (p++; *p && *p != '"'; p++) {

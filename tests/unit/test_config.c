@@ -727,6 +727,39 @@ START_TEST(key_password_file)
 }
 END_TEST
 
+/* @include: a regular file relative to the config's directory works; a
+ * directory ("" or ".") or a FIFO is refused before libconfig sees it
+ * (libconfig 1.5 exits the process on a directory and blocks on a FIFO;
+ * found by fuzz_config). */
+START_TEST(include_targets)
+{
+	struct kf_config c;
+	char fifo[400];
+
+	put("inc.conf", "log = { level = \"debug\"; };\n", 0644);
+	ck_assert_msg(load_text(MIN "@include \"inc.conf\"\n", &c) == KF_OK, "%s", err);
+	ck_assert_int_eq(c.log.level, KF_LOG_DEBUG);
+	kf_config_free(&c);
+	ck_assert_int_eq(load_text(MIN "@include \"\"\n", &c), KF_ERR);
+	ck_assert_msg(strstr(err, ":3: @include \"\": ") && strstr(err, "is not a regular file"),
+		      "%s", err);
+	ck_assert_int_eq(load_text(MIN "\n@include \".\"\n", &c), KF_ERR);
+	ck_assert_msg(strstr(err, ":4: @include \".\": "), "%s", err);
+	ck_assert_int_eq(load_text(MIN "@include \"\\x2e\"\n", &c), KF_ERR);   /* "." */
+	ck_assert_msg(strstr(err, ":3: @include \".\": "), "%s", err);
+	snprintf(fifo, sizeof(fifo), "%s", put("fifo-tmp", "", 0644));
+	unlink(fifo);
+	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	ck_assert_int_eq(load_text(MIN "@include \"fifo-tmp\"\n", &c), KF_ERR);
+	ck_assert_msg(strstr(err, "@include \"fifo-tmp\": ") && strstr(err, "not a regular file"),
+		      "%s", err);
+	/* an included file's own @include is checked too */
+	put("inc2.conf", "@include \"\"\n", 0644);
+	ck_assert_int_eq(load_text(MIN "@include \"inc2.conf\"\n", &c), KF_ERR);
+	ck_assert_msg(strstr(err, "inc2.conf:1: @include \"\": "), "%s", err);
+}
+END_TEST
+
 /* A reload re-reads password_file: new content in the same file is a
  * Kafka change (the connections must authenticate again). */
 START_TEST(changed_password)
@@ -830,6 +863,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, include_file);
 	tcase_add_test(tc, changed);
 	tcase_add_test(tc, changed_password);
+	tcase_add_test(tc, include_targets);
 	tcase_add_test(tc, key_password_file);
 	tcase_add_test(tc, socket_mode);
 	tcase_add_test(tc, small_err_buffer);
