@@ -276,11 +276,15 @@ static void hold_all(void)
 
 /* ------------------------------------------------------------ commits */
 
-/* The slots' commit points that moved since their last commit, into tps
- * (room for D.nparts); only the revoked ones when only_revoking.  The
- * topic pointers stay the slots' (kf_group_commit copies them). */
-static int collect_commits(struct kf_group_tp *tps, bool only_revoking)
+/* Commit the slots' commit points that moved since their last commit
+ * (only the revoked ones when only_revoking); cb gets the outcome, never
+ * from inside this call.  Returns how many partitions went out: 0 when
+ * none moved (or out of memory), and then cb is not called. */
+static int commit_moved(bool only_revoking, kf_group_commit_cb *cb)
 {
+	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
+	if (!tps)
+		return 0;
 	int n = 0;
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
@@ -289,9 +293,13 @@ static int collect_commits(struct kf_group_tp *tps, bool only_revoking)
 		int64_t cp = kf_tracker_commit_point(D.t, i);
 		if (cp < 0 || cp == p->committed)
 			continue;
+		/* topic stays the slot's: kf_group_commit copies it */
 		tps[n++] = (struct kf_group_tp){ .topic = p->topic, .partition = p->partition,
 						 .offset = cp };
 	}
+	if (n > 0)
+		kf_group_commit(D.g, tps, n, cb, NULL);
+	free(tps);
 	return n;
 }
 
@@ -349,15 +357,8 @@ static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	if (D.commit_busy || D.phase != PH_RUN || D.restarting ||
 	    strcmp(kf_group_state(D.g), "stable") != 0)
 		return;
-	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
-	if (!tps)
-		return;
-	int n = collect_commits(tps, false);
-	if (n > 0) {
+	if (commit_moved(false, on_periodic_commit) > 0)
 		D.commit_busy = true;
-		kf_group_commit(D.g, tps, n, on_periodic_commit, NULL);
-	}
-	free(tps);
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -403,14 +404,10 @@ static void final_commit(void)
 	uint64_t left = kf_tracker_total_inflight(D.t);
 	if (left)
 		kf_warn(COMP, "shutdown timeout: %" PRIu64 " records still in flight", left);
-	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
-	int n = tps ? collect_commits(tps, false) : 0;
+	int n = commit_moved(false, on_final_commit);
 	kf_info(COMP, "final commit of %d partitions", n);
-	if (n > 0)
-		kf_group_commit(D.g, tps, n, on_final_commit, NULL);
-	else
+	if (n == 0)
 		kf_group_leave(D.g, on_left, NULL);
-	free(tps);
 }
 
 static void on_final_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -815,13 +812,8 @@ static void revoke_commit(void)
 	if (!D.revoke_busy || D.revoke_committing)
 		return;
 	D.revoke_committing = true;
-	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
-	int n = tps ? collect_commits(tps, true) : 0;
-	if (n > 0)
-		kf_group_commit(D.g, tps, n, on_revoke_commit, NULL);
-	else
+	if (commit_moved(true, on_revoke_commit) == 0)
 		revoke_finish();
-	free(tps);
 }
 
 static void revoke_check(void)
@@ -1041,13 +1033,8 @@ static void restart_commit(void)
 	if (left)
 		kf_warn(COMP, "reload: %" PRIu64 " records still in flight after %d ms; they will be"
 			" delivered again", left, D.cfg.workers.shutdown_timeout_ms);
-	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
-	int n = tps ? collect_commits(tps, false) : 0;
-	if (n > 0)
-		kf_group_commit(D.g, tps, n, on_restart_commit, NULL);
-	else
+	if (commit_moved(false, on_restart_commit) == 0)
 		kf_group_leave(D.g, on_restart_left, NULL);
-	free(tps);
 }
 
 static void restart_check(void)
@@ -1423,6 +1410,14 @@ static const char *daemon_state(void)
 	return D.quiet && strcmp(gs, "stable") == 0 ? "quiet" : gs;
 }
 
+/* High watermark minus committed offset; -1 while either is unknown. */
+static int64_t part_lag(const struct part *p, int64_t hwm)
+{
+	if (hwm < 0 || p->committed < 0)
+		return -1;
+	return hwm > p->committed ? hwm - p->committed : 0;
+}
+
 static void json_offset(struct kf_json *j, const char *key, int64_t v)
 {
 	if (v >= 0)
@@ -1447,8 +1442,7 @@ static void status_assignment(struct kf_json *j)
 		json_offset(j, "position", pos);
 		json_offset(j, "committed", p->committed);
 		json_offset(j, "high_watermark", hwm);
-		json_offset(j, "lag", hwm >= 0 && p->committed >= 0
-			    ? (hwm > p->committed ? hwm - p->committed : 0) : -1);
+		json_offset(j, "lag", part_lag(p, hwm));
 		if (w >= 0)
 			kf_json_int(j, "worker", w);
 		else
@@ -1543,8 +1537,7 @@ static void mpart(struct kf_wr *out, const char *name, const char *help, int wha
 			continue;
 		int64_t hwm = kf_fetcher_hwm(D.f, i), v;
 		switch (what) {
-		case 0: v = hwm >= 0 && p->committed >= 0 ? (hwm > p->committed ?
-							    hwm - p->committed : 0) : -1; break;
+		case 0: v = part_lag(p, hwm); break;
 		case 1: v = p->committed; break;
 		case 2: v = kf_fetcher_position(D.f, i); break;
 		case 3: v = hwm; break;
