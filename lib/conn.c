@@ -42,6 +42,9 @@ struct req {
 	void *opaque;
 	bool auth;     /* the authentication step's own request */
 	bool internal; /* the connection's ApiVersions */
+	bool raw;      /* a bare SASL token after SaslHandshake v0 */
+	uint8_t *token; /* raw: the token (a copy, wiped when freed) */
+	size_t token_len;
 };
 
 struct reqlist {
@@ -156,6 +159,25 @@ static void list_remove(struct reqlist *l, struct req *r)
 
 /* ------------------------------------------------------------ callbacks */
 
+/* Empty the output buffer; what was in it may have been a SASL token
+ * holding the password. */
+static void wipe_out(struct kf_conn *c)
+{
+	if (c->out.len)
+		explicit_bzero(c->out.buf, c->out.len);
+	c->out.len = 0;
+	c->out_off = 0;
+}
+
+static void req_free(struct req *r)
+{
+	if (r->token) {
+		explicit_bzero(r->token, r->token_len);
+		free(r->token);
+	}
+	free(r);
+}
+
 /* Run a request's callback and free it.  Returns false if the connection
  * was freed by the callback (the caller must return at once). */
 static bool complete(struct kf_conn *c, struct req *r, int err, void *resp)
@@ -163,7 +185,7 @@ static bool complete(struct kf_conn *c, struct req *r, int err, void *resp)
 	c->busy++;
 	if (r->cb)
 		r->cb(c, err, r->ver, resp, r->opaque);
-	free(r);
+	req_free(r);
 	c->busy--;
 	if (c->freeing && c->busy == 0) {
 		really_free(c);
@@ -270,9 +292,9 @@ static void really_free(struct kf_conn *c)
 	/* Callbacks that ran during kf_conn_free may not have emptied the
 	 * lists if one of them freed... nothing can add now: just release. */
 	while ((r = list_pop(&c->sent)))
-		free(r);
+		req_free(r);
 	while ((r = list_pop(&c->pending)))
-		free(r);
+		req_free(r);
 	ev_timer_stop(c->loop, &c->timer);
 	ev_timer_stop(c->loop, &c->backoff);
 	ev_timer_stop(c->loop, &c->kick);
@@ -329,8 +351,7 @@ static void teardown(struct kf_conn *c, int err, const char *why)
 		close(c->fd);
 		c->fd = -1;
 	}
-	c->out.len = 0;
-	c->out_off = 0;
+	wipe_out(c);
 	c->hdr_got = 0;
 	free(c->frame);
 	c->frame = NULL;
@@ -342,7 +363,7 @@ static void teardown(struct kf_conn *c, int err, const char *why)
 		next = r->next;
 		if (r->internal || r->auth) {
 			list_remove(&c->pending, r);
-			free(r);
+			req_free(r);
 		}
 	}
 	(void)why;
@@ -649,30 +670,72 @@ int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void
 	return KF_OK;
 }
 
+/* A new request of the authentication step, or NULL (*rc says why). */
+static struct req *auth_req(struct kf_conn *c, int timeout_ms, kf_conn_resp_cb *cb, void *opaque,
+			    int *rc)
+{
+	*rc = KF_ECLOSED;
+	if (c->state != KF_CONN_AUTH && !(c->state == KF_CONN_READY && c->reauthing))
+		return NULL;
+	*rc = KF_ENOMEM;
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->cb = cb;
+	r->opaque = opaque;
+	r->auth = true;
+	r->deadline = ev_now(c->loop) + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
+	*rc = KF_OK;
+	return r;
+}
+
+static void queue_auth(struct kf_conn *c, struct req *r)
+{
+	list_push(&c->pending, r);
+	kick(c);
+	rearm_timer(c);
+}
+
 int kf_conn_send_auth(struct kf_conn *c, int16_t api_key, int16_t ver, const void *req,
 		      int timeout_ms, kf_conn_resp_cb *cb, void *opaque)
 {
 	const struct kf_api *api = kf_proto_api(api_key);
 	if (!api)
 		return KF_EUNSUPP;
-	if (c->state != KF_CONN_AUTH && !(c->state == KF_CONN_READY && c->reauthing))
-		return KF_ECLOSED;
-	struct req *r = calloc(1, sizeof(*r));
+	int rc;
+	struct req *r = auth_req(c, timeout_ms, cb, opaque, &rc);
 	if (!r)
-		return KF_ENOMEM;
+		return rc;
 	r->api = api;
 	r->ver = ver;
 	r->max_ver = ver;
 	r->obj = req;
-	r->cb = cb;
-	r->opaque = opaque;
-	r->auth = true;
-	r->deadline = ev_now(c->loop) + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
-	list_push(&c->pending, r);
-	kick(c);
-	rearm_timer(c);
+	queue_auth(c, r);
 	return KF_OK;
 }
+
+int kf_conn_send_auth_raw(struct kf_conn *c, const void *token, size_t len, int timeout_ms,
+			  kf_conn_resp_cb *cb, void *opaque)
+{
+	if (len > INT32_MAX)
+		return KF_ETOOBIG;
+	int rc;
+	struct req *r = auth_req(c, timeout_ms, cb, opaque, &rc);
+	if (!r)
+		return rc;
+	r->raw = true;
+	r->ver = -1;
+	r->token = malloc(len ? len : 1);
+	if (!r->token) {
+		free(r);
+		return KF_ENOMEM;
+	}
+	memcpy(r->token, token, len);
+	r->token_len = len;
+	queue_auth(c, r);
+	return KF_OK;
+}
+
 
 /* Versions known and authenticated: let requests flow.  Returns false if
  * the connection was freed by the state callback. */
@@ -788,8 +851,7 @@ static bool flush_out(struct kf_conn *c)
 		snprintf(m, sizeof(m), "write failed: %s", err[0] ? err : "connection closed");
 		return conn_fail(c, KF_EIO, m);
 	}
-	c->out.len = 0;
-	c->out_off = 0;
+	wipe_out(c);
 	ev_io_stop(c->loop, &c->wio);
 	return true;
 }
@@ -823,6 +885,14 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 				continue;
 			}
 			r->ver = v;
+		}
+		if (r->raw) {
+			/* Only the size prefix: no header, no correlation id. */
+			kf_wr_bytes(&c->out, r->token, (int32_t)r->token_len);
+			kf_trace("conn", "%s: -> raw SASL token (%zu bytes)", c->name, r->token_len);
+			list_remove(&c->pending, r);
+			list_push(&c->sent, r);
+			continue;
 		}
 		r->corr = c->next_corr++;
 		if (c->next_corr == INT32_MAX)
@@ -929,6 +999,11 @@ static bool handle_apiversions(struct kf_conn *c, struct req *r, const uint8_t *
 static bool handle_frame(struct kf_conn *c, const uint8_t *buf, size_t len)
 {
 	struct req *r = list_pop(&c->sent);
+	if (r && r->raw) {
+		kf_trace("conn", "%s: <- raw SASL token (%zu bytes)", c->name, len);
+		struct kf_conn_raw raw = { buf, len };
+		return complete(c, r, KF_OK, &raw);
+	}
 	int32_t corr = kf_proto_peek_corr_id(buf, len);
 	if (!r || corr != r->corr) {
 		char m[128];
@@ -993,7 +1068,12 @@ static void on_readable(struct kf_conn *c)
 				      err, sizeof(err));
 		}
 		if (n == 0) {
-			conn_fail(c, KF_ECLOSED, "connection closed by broker");
+			/* Before Kafka 1.0 (SaslHandshake v0) a broker says no to a
+			 * SASL token by closing the connection. */
+			conn_fail(c, KF_ECLOSED, c->state == KF_CONN_AUTH || c->reauthing ?
+				  "connection closed by broker during authentication "
+				  "(credentials or mechanism refused?)" :
+				  "connection closed by broker");
 			return;
 		}
 		if (n < 0) {
@@ -1014,7 +1094,9 @@ static void on_readable(struct kf_conn *c)
 				continue;
 			uint32_t size = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
 					(uint32_t)c->hdr[2] << 8 | c->hdr[3];
-			if (size < 4 || size > c->o.max_response_bytes) {
+			/* A raw SASL answer may be empty (PLAIN's success). */
+			bool raw = c->sent.head && c->sent.head->raw;
+			if ((size < 4 && !raw) || size > c->o.max_response_bytes) {
 				char m[128];
 				snprintf(m, sizeof(m), "response frame of %u bytes (limit %zu)", size,
 					 c->o.max_response_bytes);
@@ -1025,18 +1107,20 @@ static void on_readable(struct kf_conn *c)
 				conn_fail(c, KF_EPROTO, "response with no request outstanding");
 				return;
 			}
-			c->frame = malloc(size);
+			c->frame = malloc(size ? size : 1);
 			if (!c->frame) {
 				conn_fail(c, KF_ENOMEM, "out of memory");
 				return;
 			}
 			c->frame_len = size;
 			c->frame_got = 0;
-			continue;
+			if (size)
+				continue;
+		} else {
+			c->frame_got += (size_t)n;
+			if (c->frame_got < c->frame_len)
+				continue;
 		}
-		c->frame_got += (size_t)n;
-		if (c->frame_got < c->frame_len)
-			continue;
 		uint8_t *frame = c->frame;
 		size_t len = c->frame_len;
 		c->frame = NULL;

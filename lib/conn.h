@@ -136,6 +136,19 @@ int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void
 /* The authentication step's own requests, which go out in KF_CONN_AUTH. */
 int kf_conn_send_auth(struct kf_conn *c, int16_t api_key, int16_t ver, const void *req,
 		      int timeout_ms, kf_conn_resp_cb *cb, void *opaque);
+/*
+ * The exchange after SaslHandshake v0 (Kafka before 1.0): the token goes out
+ * as a bare size-prefixed frame (no header, no correlation id; it is copied,
+ * and wiped once written) and the next frame from the broker is its answer,
+ * handed to cb as a struct kf_conn_raw (ver -1).  A broker refuses by
+ * closing the connection.
+ */
+struct kf_conn_raw {
+	const uint8_t *p;
+	size_t len;
+};
+int kf_conn_send_auth_raw(struct kf_conn *c, const void *token, size_t len, int timeout_ms,
+			  kf_conn_resp_cb *cb, void *opaque);
 void kf_conn_auth_done(struct kf_conn *c, int err, const char *msg);
 /* Called by the auth step just before kf_conn_auth_done(KF_OK): run the
  * auth step again on the ready connection after ms (KIP-368

@@ -2,9 +2,10 @@
  * sasl: see sasl.h.
  *
  * The Kafka side is SaslHandshake v1 (mechanism negotiation) and then
- * SaslAuthenticate rounds carrying the mechanism's tokens.  The raw-frame
- * exchange that follows SaslHandshake v0 predates Kafka 1.0 and is not
- * implemented: a broker that lacks SaslAuthenticate gets a clear error.
+ * SaslAuthenticate rounds carrying the mechanism's tokens.  A broker without
+ * SaslAuthenticate (before Kafka 1.0) gets SaslHandshake v0 and the same
+ * tokens as bare size-prefixed frames (kf_conn_send_auth_raw); it refuses
+ * by closing the connection and has no session lifetime.
  */
 #include "config.h"
 
@@ -413,6 +414,7 @@ struct sess {
 	struct kf_sasl *sasl;
 	struct kf_conn *conn;
 	bool active;
+	bool legacy;            /* raw frames after SaslHandshake v0 */
 	int round;              /* SaslAuthenticate rounds answered */
 	int16_t auth_ver;
 	struct kf_scram *scram;
@@ -465,21 +467,28 @@ static void sess_fail(struct sess *x, int err, const char *fmt, const char *deta
 }
 
 static void on_auth(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque);
+static void on_raw(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque);
 
 static void send_token(struct sess *x, const void *p, size_t n)
 {
-	x->au.auth_bytes.p = p;
-	x->au.auth_bytes.len = (int32_t)n;
-	int rc = kf_conn_send_auth(x->conn, KF_API_SASL_AUTHENTICATE, x->auth_ver, &x->au, 0,
-				   on_auth, x);
+	int rc;
+	if (x->legacy) {
+		rc = kf_conn_send_auth_raw(x->conn, p, n, 0, on_raw, x);
+	} else {
+		x->au.auth_bytes.p = p;
+		x->au.auth_bytes.len = (int32_t)n;
+		rc = kf_conn_send_auth(x->conn, KF_API_SASL_AUTHENTICATE, x->auth_ver, &x->au, 0,
+				       on_auth, x);
+	}
 	if (rc)
-		sess_fail(x, rc, "could not send SaslAuthenticate: %s", kf_strerror(rc));
+		sess_fail(x, rc, "could not send the SASL token: %s", kf_strerror(rc));
 }
 
-static void succeed(struct sess *x, int16_t ver, const struct kf_sasl_authenticate_resp *r)
+/* lifetime_ms: the SessionLifetimeMs the broker gave (0: none). */
+static void succeed(struct sess *x, int64_t lifetime_ms)
 {
 	struct kf_conn *c = x->conn;
-	x->lifetime_ms = ver >= 1 && r->session_lifetime_ms > 0 ? r->session_lifetime_ms : 0;
+	x->lifetime_ms = lifetime_ms > 0 ? lifetime_ms : 0;
 	uint32_t rnd = 0;
 	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
 		rnd = (uint32_t)random();
@@ -495,6 +504,30 @@ static void succeed(struct sess *x, int16_t ver, const struct kf_sasl_authentica
 	sess_reset(x);
 	kf_conn_auth_renew_after(c, x->reauth_ms);
 	kf_conn_auth_done(c, KF_OK, NULL);
+}
+
+/* The broker's answer to our last token, SaslAuthenticate or raw. */
+static void on_token(struct sess *x, int64_t lifetime_ms, const uint8_t *b, size_t bl)
+{
+	char e[256] = "";
+	x->round++;
+	if (x->sasl->mech == KF_SASL_PLAIN) {
+		succeed(x, lifetime_ms);
+		return;
+	}
+	if (x->round == 1) {
+		const char *final;
+		int rc = kf_scram_server_first(x->scram, b, bl, &final, e, sizeof(e));
+		if (rc)
+			sess_fail(x, KF_ERR, "%s", e);
+		else
+			send_token(x, final, strlen(final));
+		return;
+	}
+	if (kf_scram_verify_final(x->scram, b, bl, e, sizeof(e)))
+		sess_fail(x, KF_ERR, "%s", e);
+	else
+		succeed(x, lifetime_ms);
 }
 
 static void on_auth(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
@@ -516,26 +549,19 @@ static void on_auth(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 		sess_fail(x, KF_ERR, "%s", m);
 		return;
 	}
-	x->round++;
-	if (x->sasl->mech == KF_SASL_PLAIN) {
-		succeed(x, ver, r);
+	on_token(x, ver >= 1 ? r->session_lifetime_ms : 0, r->auth_bytes.p,
+		 r->auth_bytes.len > 0 ? (size_t)r->auth_bytes.len : 0);
+}
+
+static void on_raw(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	struct sess *x = opaque;
+	const struct kf_conn_raw *raw = resp;
+	if (err || !x->active) {
+		sess_reset(x);
 		return;
 	}
-	const uint8_t *b = r->auth_bytes.p;
-	size_t bl = r->auth_bytes.len > 0 ? (size_t)r->auth_bytes.len : 0;
-	if (x->round == 1) {
-		const char *final;
-		int rc = kf_scram_server_first(x->scram, b, bl, &final, e, sizeof(e));
-		if (rc)
-			sess_fail(x, KF_ERR, "%s", e);
-		else
-			send_token(x, final, strlen(final));
-		return;
-	}
-	if (kf_scram_verify_final(x->scram, b, bl, e, sizeof(e)))
-		sess_fail(x, KF_ERR, "%s", e);
-	else
-		succeed(x, ver, r);
+	on_token(x, 0, raw->p, raw->len);
 }
 
 /* The first token of the mechanism, kept in x until the exchange ends. */
@@ -623,14 +649,20 @@ static void auth_start(struct kf_conn *c, void *arg)
 	x->active = true;
 	int16_t hv = kf_conn_version(c, KF_API_SASL_HANDSHAKE);
 	x->auth_ver = kf_conn_version(c, KF_API_SASL_AUTHENTICATE);
-	if (hv < 1 || x->auth_ver < 0) {
-		sess_fail(x, KF_EUNSUPP, "%s", "the broker lacks SaslHandshake v1 / SaslAuthenticate "
-			  "(only the pre-1.0 raw SASL frames after SaslHandshake v0, which kfork does "
-			  "not implement)");
+	if (hv < 0) {
+		sess_fail(x, KF_EUNSUPP, "%s", "the broker offers no SaslHandshake (is this a SASL "
+			  "listener?)");
 		return;
 	}
+	/* v1 promises SaslAuthenticate requests; without them, v0 and raw
+	 * frames. */
+	x->legacy = hv < 1 || x->auth_ver < 0;
+	if (x->legacy)
+		kf_debug("sasl", "%s: no SaslAuthenticate: SaslHandshake v0 and raw SASL frames",
+			 kf_conn_name(c));
 	x->hs.mechanism = (char *)kf_sasl_mech_name(s->mech);
-	int rc = kf_conn_send_auth(c, KF_API_SASL_HANDSHAKE, 1, &x->hs, 0, on_handshake, x);
+	int rc = kf_conn_send_auth(c, KF_API_SASL_HANDSHAKE, x->legacy ? 0 : 1, &x->hs, 0,
+				   on_handshake, x);
 	if (rc)
 		sess_fail(x, rc, "could not send SaslHandshake: %s", kf_strerror(rc));
 }

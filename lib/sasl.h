@@ -1,6 +1,7 @@
 /*
  * sasl: SASL authentication of broker connections (PLAIN, SCRAM-SHA-256,
- * SCRAM-SHA-512) over SaslHandshake v1 + SaslAuthenticate v0-2.
+ * SCRAM-SHA-512) over SaslHandshake v1 + SaslAuthenticate v0-2, or, for a
+ * broker before Kafka 1.0, SaslHandshake v0 + bare SASL frames.
  *
  * Two layers:
  *   - kf_scram: the SCRAM client of RFC 5802 / RFC 7677 as a pure state

@@ -280,15 +280,20 @@ END_TEST
 
 /* ------------------------------------------------------------ scripted broker */
 
+/* A bare token after SaslHandshake v0: no header, only the size. */
+#define RAW (-1)
+/* error_code of a RAW step: close the connection instead of answering. */
+#define CLOSE (-1)
+
 /* One request the broker expects and how it answers. */
 struct step {
-	int16_t key;          /* SaslHandshake or SaslAuthenticate */
+	int16_t key;          /* SaslHandshake, SaslAuthenticate or RAW */
 	const char *expect;   /* mechanism, or the auth bytes */
 	size_t expect_len;
 	int16_t error_code;
 	const char *error_message;
 	const char *mechs[3]; /* SaslHandshake answer */
-	const char *reply;    /* SaslAuthenticate answer bytes */
+	const char *reply;    /* SaslAuthenticate (or RAW) answer bytes */
 	int64_t lifetime_ms;
 };
 
@@ -299,6 +304,7 @@ struct broker {
 	uint8_t buf[1 << 16];
 	size_t got;
 	int16_t hs_vmax, auth_vmax; /* advertised; -1 = not at all */
+	bool raw;                   /* after SaslHandshake v0: bare tokens */
 	const struct step *script;
 	int nsteps, at;
 	char mismatch[256];
@@ -321,16 +327,17 @@ static void broker_send(struct broker *b, const struct kf_api *api, int16_t ver,
 
 static void answer_apiversions(struct broker *b, int16_t ver, int32_t corr)
 {
-	struct kf_api_versions_resp_key keys[3] = {
-		{ KF_API_API_VERSIONS, 0, 3 },
-		{ KF_API_SASL_HANDSHAKE, 0, b->hs_vmax },
-		{ KF_API_SASL_AUTHENTICATE, 0, b->auth_vmax },
-	};
+	struct kf_api_versions_resp_key keys[3] = { { KF_API_API_VERSIONS, 0, 3 } };
+	int n = 1;
+	if (b->hs_vmax >= 0)
+		keys[n++] = (struct kf_api_versions_resp_key){ KF_API_SASL_HANDSHAKE, 0, b->hs_vmax };
+	if (b->auth_vmax >= 0)
+		keys[n++] = (struct kf_api_versions_resp_key){ KF_API_SASL_AUTHENTICATE, 0, b->auth_vmax };
 	struct kf_api_versions_resp r;
 	memset(&r, 0, sizeof(r));
 	kf_proto_defaults(kf_api_api_versions.resp, &r);
 	r.api_keys.v = keys;
-	r.api_keys.n = b->auth_vmax < 0 ? 2 : 3;
+	r.api_keys.n = n;
 	broker_send(b, &kf_api_api_versions, ver, corr, &r);
 }
 
@@ -359,8 +366,12 @@ static void answer_step(struct broker *b, const struct kf_api *api, int16_t ver,
 	const struct step *st = &b->script[b->at];
 	if (api->key == KF_API_SASL_HANDSHAKE) {
 		struct kf_sasl_handshake_req want = { (char *)st->expect };
-		if (ver != 1)
-			snprintf(b->mismatch, sizeof(b->mismatch), "SaslHandshake v%d", ver);
+		/* v1 only where SaslAuthenticate follows */
+		int16_t want_ver = b->hs_vmax >= 1 && b->auth_vmax >= 0 ? 1 : 0;
+		if (ver != want_ver)
+			snprintf(b->mismatch, sizeof(b->mismatch), "SaslHandshake v%d, want v%d", ver,
+				 want_ver);
+		b->raw = ver == 0;
 		if (!body_is(b, api, ver, &want, body, len))
 			return;
 		struct kf_sasl_handshake_resp r = { st->error_code, { (void *)st->mechs, 0 } };
@@ -381,6 +392,33 @@ static void answer_step(struct broker *b, const struct kf_api *api, int16_t ver,
 		broker_send(b, api, ver, corr, &r);
 	}
 	b->at++;
+}
+
+/* A bare token after SaslHandshake v0: compared byte for byte, answered
+ * with a bare frame or by closing the connection. */
+static void answer_raw(struct broker *b, const uint8_t *f, size_t len)
+{
+	if (b->at >= b->nsteps || b->script[b->at].key != RAW) {
+		snprintf(b->mismatch, sizeof(b->mismatch), "step %d: unexpected raw token", b->at);
+		return;
+	}
+	const struct step *st = &b->script[b->at++];
+	if (len != st->expect_len || memcmp(f, st->expect, len) != 0) {
+		snprintf(b->mismatch, sizeof(b->mismatch), "step %d: raw token differs (%zu vs %zu bytes)",
+			 b->at - 1, len, st->expect_len);
+		return;
+	}
+	if (st->error_code == CLOSE) {
+		ev_io_stop(b->loop, &b->cio);
+		close(b->cfd);
+		b->cfd = -2; /* closed: no second connection is expected either */
+		return;
+	}
+	struct kf_wr wr;
+	kf_wr_init(&wr);
+	kf_wr_bytes(&wr, st->reply, (int32_t)strlen(st->reply));
+	ck_assert_int_eq(write(b->cfd, wr.buf, wr.len), (ssize_t)wr.len);
+	kf_wr_free(&wr);
 }
 
 /* A whole request frame: header (v1 or v2), then the body. */
@@ -417,7 +455,12 @@ static void on_broker_data(struct ev_loop *loop, ev_io *w, int revents)
 		ck_assert_uint_lt(sz, sizeof(b->buf) - 4);
 		if (b->got < 4 + sz)
 			break;
-		broker_frame(b, b->buf + 4, sz);
+		if (b->raw)
+			answer_raw(b, b->buf + 4, sz);
+		else
+			broker_frame(b, b->buf + 4, sz);
+		if (b->cfd < 0)
+			return;
 		memmove(b->buf, b->buf + 4 + sz, b->got - 4 - sz);
 		b->got -= 4 + sz;
 	}
@@ -462,7 +505,7 @@ static void broker_stop(struct broker *b)
 	ev_io_stop(b->loop, &b->lio);
 	ev_io_stop(b->loop, &b->cio);
 	close(b->lfd);
-	if (b->cfd != -1)
+	if (b->cfd >= 0)
 		close(b->cfd);
 }
 
@@ -635,12 +678,80 @@ START_TEST(mechanism_not_offered)
 }
 END_TEST
 
-START_TEST(no_sasl_authenticate)
+START_TEST(no_sasl_handshake)
 {
-	struct outcome o = exchange(&plain_conf, NULL, 0, 0, -1, NULL, NULL);
+	struct outcome o = exchange(&plain_conf, NULL, 0, -1, -1, NULL, NULL);
 	ck_assert_int_eq(o.state, KF_CONN_DOWN);
 	ck_assert_int_eq(o.err, KF_EUNSUPP);
-	ck_assert_msg(strstr(o.msg, "SaslAuthenticate"), "%s", o.msg);
+	ck_assert_msg(strstr(o.msg, "offers no SaslHandshake"), "%s", o.msg);
+}
+END_TEST
+
+/* Before Kafka 1.0: SaslHandshake v0, then the tokens as bare frames; a
+ * broker advertising SaslHandshake v1 but no SaslAuthenticate gets v0 too.
+ * PLAIN's success is an empty frame. */
+START_TEST(legacy_plain_ok)
+{
+	static const struct step script[] = {
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ RAW, "\0alice\0s3cret!", 14, 0, NULL, { NULL }, "", 0 },
+	};
+	for (int16_t hv = 0; hv <= 1; hv++) {
+		int64_t life = -5, reauth = -5;
+		struct outcome o = exchange(&plain_conf, script, 2, hv, -1, &life, &reauth);
+		ck_assert_msg(o.state == KF_CONN_READY, "hs v%d: %s", hv, o.msg);
+		ck_assert_int_eq(life, 0);
+		ck_assert_int_eq(reauth, -1);
+	}
+}
+END_TEST
+
+START_TEST(legacy_scram_ok)
+{
+	static const struct step s256[] = {
+		{ KF_API_SASL_HANDSHAKE, "SCRAM-SHA-256", 13, 0, NULL, { "SCRAM-SHA-256" }, NULL, 0 },
+		{ RAW, "n,,n=user,r=" RFC_NONCE, 32, 0, NULL, { NULL }, RFC_S1, 0 },
+		{ RAW, RFC_C2, sizeof(RFC_C2) - 1, 0, NULL, { NULL }, RFC_S2, 0 },
+	};
+	struct kf_sasl_conf c256 = { "SCRAM-SHA-256", "user", "pencil", RFC_NONCE };
+	struct outcome o = exchange(&c256, s256, 3, 0, -1, NULL, NULL);
+	ck_assert_msg(o.state == KF_CONN_READY, "%s", o.msg);
+
+	static const struct step s512[] = {
+		{ KF_API_SASL_HANDSHAKE, "SCRAM-SHA-512", 13, 0, NULL, { "SCRAM-SHA-512" }, NULL, 0 },
+		{ RAW, "n,,n=user,r=" RFC_NONCE, 32, 0, NULL, { NULL }, RFC_S1, 0 },
+		{ RAW, S512_C2, sizeof(S512_C2) - 1, 0, NULL, { NULL }, S512_S2, 0 },
+	};
+	struct kf_sasl_conf c512 = { "SCRAM-SHA-512", "user", "pencil", RFC_NONCE };
+	o = exchange(&c512, s512, 3, 0, -1, NULL, NULL);
+	ck_assert_msg(o.state == KF_CONN_READY, "%s", o.msg);
+}
+END_TEST
+
+/* A pre-1.0 broker refuses by closing the connection; a bad server
+ * signature is caught as with SaslAuthenticate. */
+START_TEST(legacy_refused)
+{
+	static const struct step plain[] = {
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ RAW, "\0alice\0s3cret!", 14, CLOSE, NULL, { NULL }, NULL, 0 },
+	};
+	struct outcome o = exchange(&plain_conf, plain, 2, 0, -1, NULL, NULL);
+	ck_assert_int_eq(o.state, KF_CONN_DOWN);
+	ck_assert_int_eq(o.err, KF_ECLOSED);
+	ck_assert_msg(strstr(o.msg, "closed by broker during authentication"), "%s", o.msg);
+
+	static const struct step badsig[] = {
+		{ KF_API_SASL_HANDSHAKE, "SCRAM-SHA-256", 13, 0, NULL, { "SCRAM-SHA-256" }, NULL, 0 },
+		{ RAW, "n,,n=user,r=" RFC_NONCE, 32, 0, NULL, { NULL }, RFC_S1, 0 },
+		{ RAW, RFC_C2, sizeof(RFC_C2) - 1, 0, NULL, { NULL },
+		  "v=AAAiTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", 0 },
+	};
+	struct kf_sasl_conf conf = { "SCRAM-SHA-256", "user", "pencil", RFC_NONCE };
+	o = exchange(&conf, badsig, 3, 0, -1, NULL, NULL);
+	ck_assert_int_eq(o.state, KF_CONN_DOWN);
+	ck_assert_int_eq(o.err, KF_ERR);
+	ck_assert_msg(strstr(o.msg, "server signature does not match"), "%s", o.msg);
 }
 END_TEST
 
@@ -750,7 +861,10 @@ Suite *suite_sasl(void)
 	tcase_add_test(t, scram256_ok);
 	tcase_add_test(t, scram512_ok);
 	tcase_add_test(t, mechanism_not_offered);
-	tcase_add_test(t, no_sasl_authenticate);
+	tcase_add_test(t, no_sasl_handshake);
+	tcase_add_test(t, legacy_plain_ok);
+	tcase_add_test(t, legacy_scram_ok);
+	tcase_add_test(t, legacy_refused);
 	tcase_add_test(t, wrong_password);
 	tcase_add_test(t, bad_server_signature);
 	tcase_add_test(t, bad_server_first_over_wire);
