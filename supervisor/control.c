@@ -56,6 +56,12 @@ bool kf_control_request(const char *req, size_t len, bool eof, bool full, kf_con
 	size_t n = nl ? (size_t)(nl - req) : len;
 	if (n > 0 && req[n - 1] == '\r')
 		n--;
+	/* The reader takes one byte more than a line, for the '\n': a line
+	 * that long ended by eof instead does not fit. */
+	if (n > KF_CONTROL_MAX_LINE) {
+		reply_str(reply, "error command line too long\n");
+		return true;
+	}
 	char line[KF_CONTROL_MAX_LINE + 1];
 	memcpy(line, req, n);
 	line[n] = '\0';
