@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "exec_answer.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -66,7 +67,7 @@
 #define KF_EXEC_EXIT_WAIT_MS 2000
 #define KF_EXEC_RESTART_MIN_MS 100
 #define KF_EXEC_RESTART_MAX_MS 10000
-#define KF_EXEC_LINE_MAX 4096       /* longest answer or stderr line kept whole */
+#define KF_EXEC_LINE_MAX 4096       /* longest stderr line kept whole */
 #define KF_EXEC_IOV_RECORDS 16      /* records gathered into one writev */
 
 enum ent_state {
@@ -109,8 +110,7 @@ struct exec {
 	char why[200];              /* set: it broke the protocol, kill it */
 	int64_t restart_at;
 	int64_t restart_delay;
-	char obuf[KF_EXEC_LINE_MAX];
-	size_t olen;
+	struct kf_exec_lines answers;   /* its stdout, split into lines */
 	char ebuf[KF_EXEC_LINE_MAX];
 	size_t elen;
 	int64_t stop_at;            /* when SIGTERM was seen; 0: running */
@@ -228,7 +228,7 @@ static int child_spawn(struct exec *x)
 	set_nonblock(x->out_fd);
 	set_nonblock(x->err_fd);
 	x->answered = false;
-	x->olen = 0;
+	kf_exec_lines_reset(&x->answers);
 	x->elen = 0;
 	kf_info(w->comp, "exec: started %s, pid %d", argv[0], (int)pid);
 	rc = KF_OK;
@@ -396,25 +396,25 @@ static void child_check(struct exec *x)
 
 /* ---- answers ---- */
 
-/* One answer line (without its newline).  false: not an answer (x->why
- * says what it was; the command is killed after the poll). */
-static bool on_answer(struct exec *x, char *line, size_t len)
+/* One answer line (without its newline), kf_exec_line_fn for x.  false:
+ * not an answer (x->why says what it was; the command is killed after the
+ * poll). */
+static bool on_answer(void *opaque, char *line, size_t len)
 {
-	if (len && line[len - 1] == '\r')
-		len--;
-	line[len] = '\0';
+	struct exec *x = opaque;
+	const char *r;
+	enum kf_exec_verdict v = kf_exec_answer_parse(line, len, &r);
 	if (x->q_ans == x->q_wr) {
 		snprintf(x->why, sizeof(x->why), "answered \"%.60s\" before it was sent a record",
 			 line);
 		return false;
 	}
 	struct ent *e = &x->ents[x->q[x->q_ans % x->cap]];
-	if (strcmp(line, "ok") == 0) {
+	if (v == KF_EXEC_OK) {
 		set_done(x, e, false, NULL);
-	} else if (strncmp(line, "fail", 4) == 0 && (line[4] == '\0' || line[4] == ' ')) {
-		set_done(x, e, true, line[4] ? line + 5 : "");
-	} else if (strncmp(line, "retry", 5) == 0 && (line[5] == '\0' || line[5] == ' ')) {
-		const char *r = line[5] ? line + 6 : "";
+	} else if (v == KF_EXEC_FAIL) {
+		set_done(x, e, true, r);
+	} else if (v == KF_EXEC_RETRY) {
 		if (e->attempt >= x->max_attempts) {
 			char reason[KF_RING_REASON_MAX];
 			snprintf(reason, sizeof(reason), "retries exhausted after %u attempts%s%.400s",
@@ -443,7 +443,9 @@ static bool on_answer(struct exec *x, char *line, size_t len)
 static void read_answers(struct exec *x)
 {
 	while (x->out_fd >= 0 && !x->why[0]) {
-		ssize_t n = read(x->out_fd, x->obuf + x->olen, sizeof(x->obuf) - 1 - x->olen);
+		size_t room;
+		char *tail = kf_exec_lines_tail(&x->answers, &room);
+		ssize_t n = read(x->out_fd, tail, room);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -452,18 +454,11 @@ static void read_answers(struct exec *x)
 			close_fd(&x->out_fd);
 			return;
 		}
-		x->olen += (size_t)n;
-		char *p = x->obuf, *end = x->obuf + x->olen, *nl;
-		while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-			if (!on_answer(x, p, (size_t)(nl - p)))
-				return;
-			p = nl + 1;
-		}
-		x->olen = (size_t)(end - p);
-		memmove(x->obuf, p, x->olen);
-		if (x->olen == sizeof(x->obuf) - 1)
+		/* STOPPED: on_answer set x->why, which ends the loop. */
+		if (kf_exec_lines_push(&x->answers, (size_t)n, on_answer, x) ==
+		    KF_EXEC_LINES_OVERLONG)
 			snprintf(x->why, sizeof(x->why), "wrote an answer line over %zu bytes",
-				 x->olen);
+				 x->answers.len);
 	}
 }
 

@@ -35,6 +35,7 @@ static const struct {
 	{ "sasl", suite_sasl },
 	{ "control", suite_control },
 	{ "daemon", suite_daemon },
+	{ "exec_answer", suite_exec_answer },
 };
 
 int main(int argc, char **argv)

@@ -24,6 +24,7 @@ Suite *suite_tls(void);
 Suite *suite_sasl(void);
 Suite *suite_control(void);
 Suite *suite_daemon(void);
+Suite *suite_exec_answer(void);
 
 /* The top source directory ($srcdir under make check), for test scripts. */
 const char *kf_test_srcdir(void);
