@@ -1051,6 +1051,15 @@ const uint32_t kf_group_gap_bounds_ms[KF_GROUP_GAP_BUCKETS - 1] = {
 	250, 500, 1000, 2000, 3000, 5000, 10000, 30000,
 };
 
+/* The heartbeat timer's next tick, secs from now (it repeats at that). */
+static void hb_next(struct kf_group *g, ev_timer *w, double secs)
+{
+	if (w->repeat != secs) {
+		w->repeat = secs;
+		ev_timer_again(g->loop, w);
+	}
+}
+
 static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct kf_group *g = w->data;
@@ -1065,18 +1074,29 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		 * session is not ours to judge now.  The Java client does not
 		 * heartbeat in these states either. */
 		g->last_hb_ok = now;
+		hb_next(g, w, g->hb_ms / 1000.);
 		return;
 	}
-	if ((now - g->last_hb_ok) * 1000 > g->session_ms) {
+	double left = g->last_hb_ok + g->session_ms / 1000. - now;
+	if (left < 0) {
 		kf_warn(LOGC, "%s: no heartbeat succeeded for %.0f ms (session %d ms): out of the group",
 			g->group, (now - g->last_hb_ok) * 1000, g->session_ms);
+		struct kf_conn *c = coord_conn(g);
 		g->generation = -1;
 		g->coord = -1;
 		g->hb_inflight = false;
 		ev_timer_stop(loop, &g->hb);
+		/* What is still outstanding there belongs to the lost session;
+		 * the next JoinGroup goes out on a fresh connection rather than
+		 * behind it (as the Java client drops the coordinator). */
+		if (c)
+			kf_conn_close(c, KF_ETIMEDOUT, "session expired");
 		rejoin(g, "session expired", true);
 		return;
 	}
+	/* Tick again when the session would end, not up to a heartbeat
+	 * interval after it: the partitions are given up in time. */
+	hb_next(g, w, left < g->hb_ms / 1000. ? left + 0.001 : g->hb_ms / 1000.);
 	if (g->hb_inflight || g->coord < 0)
 		return;
 	if (g->state == GS_STABLE) {

@@ -12,8 +12,10 @@
 #                           write $T/M.conf for member M: file HANDLER is
 #                           `{ type = "file"; dir = "..."; }` etc., KAFKA and
 #                           WORKERS_EXTRA are extra lines for those groups;
-#                           control socket $T/M.sock
-#   kf_start M              start kforkd -c $T/M.conf, log $T/M.log (appended)
+#                           control socket $T/M.sock; SESSION_MS and
+#                           REBALANCE_MS override the timeouts (6000, 10000)
+#   kf_start M              start kforkd -c $T/M.conf, log $T/M.log (appended),
+#                           under $KFORKD_WRAP if set (e.g. "ip netns exec NS")
 #   kf_kill M [SIG]         signal member M (default KILL) and reap it
 #   kf_stop M               kforkctl stop, then wait: its exit status
 #   kf_alive M              kforkd M is running
@@ -88,9 +90,9 @@ kf_conf() {
 	  group = "$group";
 	  topics = [ "$topic" ];
 	  client_id = "kforkd-$m";
-	  session_timeout_ms = 6000;
+	  session_timeout_ms = ${SESSION_MS:-6000};
 	  heartbeat_interval_ms = 1000;
-	  rebalance_timeout_ms = 10000;
+	  rebalance_timeout_ms = ${REBALANCE_MS:-10000};
 	  commit_interval_ms = 500;
 	  $kafka
 	};
@@ -108,7 +110,8 @@ kf_conf() {
 }
 
 kf_start() {
-	"$KFORKD" -c "$T/$1.conf" >> "$T/$1.log" 2>&1 &
+	# shellcheck disable=SC2086
+	${KFORKD_WRAP:-} "$KFORKD" -c "$T/$1.conf" >> "$T/$1.log" 2>&1 &
 	KPID[$1]=$!
 }
 

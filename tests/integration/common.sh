@@ -63,7 +63,7 @@ db() {
 
 db_stop() {
 	[ -n "${DEVBROKER_PID:-}" ] || return 0
-	exec {DB[1]}>&- 2>/dev/null || true
+	[ -z "${DB[1]:-}" ] || exec {DB[1]}>&- 2>/dev/null || true
 	local i
 	for i in $(seq 50); do
 		kill -0 "$DEVBROKER_PID" 2>/dev/null || break
