@@ -94,7 +94,13 @@ struct roll {
 	int extra;          /* the extra worker's slot; -1 none or retired */
 	int size;           /* the pool size to end with */
 	pid_t pid;          /* the old process of `next`, once told to go */
+	uint64_t restarts;  /* `next`'s restarts when it was told to go */
 };
+
+/* A replaced worker is given up on (the replacement stops) only after this
+ * many starts with the new settings failed: one death at start may be a
+ * kill from outside (OOM killer, an operator), not the new settings. */
+#define ROLL_FAILED_STARTS 3
 
 /* The daemon's life; only ever moves forward. */
 enum phase {
@@ -1123,10 +1129,15 @@ static void on_roll_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			if (kf_dispatch_worker_inflight(D.d, i) > 0 || st.inflight > 0)
 				return;
 			D.roll.pid = st.pid ? st.pid : -1;
+			D.roll.restarts = st.restarts;
 			kf_pool_restart(D.pool, i);
 			return;
 		}
-		if (st.state == KF_POOL_CRASHLOOP) {
+		/* In a crash loop the current attempt (pid set) has not
+		 * failed yet. */
+		uint64_t failed = st.restarts - D.roll.restarts - (st.pid ? 1 : 0);
+		if (st.state == KF_POOL_CRASHLOOP && st.restarts > D.roll.restarts &&
+		    failed >= ROLL_FAILED_STARTS) {
 			kf_err(COMP, "reload: worker %d does not start with the new settings;"
 			       " the workers not replaced yet keep the old ones until they"
 			       " restart: fix the config and reload", i);

@@ -84,7 +84,8 @@ wait_for() {
 
 kf_conf() {
 	local m=$1 group=$2 topic=$3 workers=$4 handler=$5 kafka=${6:-} wextra=${7:-}
-	cat > "$T/$m.conf" <<-EOF
+	# Written aside and renamed: a reload never reads half a file.
+	cat > "$T/$m.conf.new" <<-EOF
 	kafka = {
 	  bootstrap = "$BOOTSTRAP";
 	  group = "$group";
@@ -107,6 +108,7 @@ kf_conf() {
 	log = { level = "${KF_CHAOS_LOG_LEVEL:-info}"; };
 	control = { socket = "$T/$m.sock"; };
 	EOF
+	mv "$T/$m.conf.new" "$T/$m.conf"
 }
 
 kf_start() {
