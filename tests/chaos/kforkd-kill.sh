@@ -24,21 +24,6 @@ G=chaos-kk
 TP=kk
 OUT=$T/out
 
-# safe_check WHAT FILES...: commit_safe for the scenario's group, at most
-# every 2 s and spaced by 4 times what the last one took (it reads every
-# output file: seconds once they hold a million lines).
-SAFE_NEXT=0
-SAFE_CALLS=0
-SAFE_BAD=0
-safe_check() {
-	local a b
-	a=$(now_ms)
-	((a >= SAFE_NEXT)) || return 0
-	SAFE_CALLS=$((SAFE_CALLS + 1))
-	commit_safe $G $TP $P "$@" || SAFE_BAD=$((SAFE_BAD + 1))
-	b=$(now_ms)
-	SAFE_NEXT=$((b + ((b - a) * 4 > 2000 ? (b - a) * 4 : 2000)))
-}
 
 db_start 1
 db topic $TP $P
@@ -56,7 +41,7 @@ produce_to() {
 		step=$(now_ms)
 		db produce $TP $CHUNK codec=lz4 keys=seq
 		produced=$((produced + CHUNK))
-		safe_check "$NAME (produced $produced)" "$OUT"/worker-*.log
+		safe_check $G $TP $P "$NAME (produced $produced)" "$OUT"/worker-*.log
 		left=$((100 - ($(now_ms) - step)))
 		[ $left -le 0 ] || sleep "0.$(printf %03d $left)"
 	done

@@ -34,6 +34,11 @@
 #                           every committed offset covers only records that
 #                           FILES already hold (nothing committed past an
 #                           unfinished record); call it while records flow
+#   safe_check GROUP TOPIC P WHAT FILES...
+#                           commit_safe, but at most every 2 s and spaced by
+#                           4 times what the last one took (it reads every
+#                           output file: seconds once they hold a million
+#                           lines); SAFE_CALLS and SAFE_BAD count them
 #   chaos_end M GROUP TOPIC P SECS FILES...
 #                           the end every scenario checks: kforkctl status
 #                           answers, committed == HW, every record at least
@@ -222,6 +227,19 @@ commit_safe() {
 	fi
 	fail "$what: committed ${COMMITTED[*]} covers $bad, which no worker finished"
 	return 1
+}
+
+SAFE_NEXT=0
+SAFE_CALLS=0
+SAFE_BAD=0
+safe_check() {
+	local a b
+	a=$(now_ms)
+	((a >= SAFE_NEXT)) || return 0
+	SAFE_CALLS=$((SAFE_CALLS + 1))
+	commit_safe "$@" || SAFE_BAD=$((SAFE_BAD + 1))
+	b=$(now_ms)
+	SAFE_NEXT=$((b + ((b - a) * 4 > 2000 ? (b - a) * 4 : 2000)))
 }
 
 chaos_end() {

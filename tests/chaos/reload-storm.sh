@@ -28,21 +28,6 @@ COUNTS=(2 3 1 4)
 DIRS=(a b)
 mkdir -p "$T/out-a" "$T/out-b"
 
-# safe_check WHAT FILES...: commit_safe for the scenario's group, at most
-# every 2 s and spaced by 4 times what the last one took (it reads every
-# output file: seconds once they hold a million lines).
-SAFE_NEXT=0
-SAFE_CALLS=0
-SAFE_BAD=0
-safe_check() {
-	local a b
-	a=$(now_ms)
-	((a >= SAFE_NEXT)) || return 0
-	SAFE_CALLS=$((SAFE_CALLS + 1))
-	commit_safe $G $TP $P "$@" || SAFE_BAD=$((SAFE_BAD + 1))
-	b=$(now_ms)
-	SAFE_NEXT=$((b + ((b - a) * 4 > 2000 ? (b - a) * 4 : 2000)))
-}
 
 db_start 1
 db topic $TP $P
@@ -94,7 +79,7 @@ for i in $(seq 0 $((HUPS - 1))); do
 		s1=$(($(now_ms) - s0))
 		[ $s1 -le $st_max ] || st_max=$s1
 	fi
-	safe_check "$NAME (after $((i + 1)) SIGHUPs)" "$T"/out-[ab]/worker-*.log
+	safe_check $G $TP $P "$NAME (after $((i + 1)) SIGHUPs)" "$T"/out-[ab]/worker-*.log
 	left=$((200 - ($(now_ms) - step)))
 	[ $left -le 0 ] || sleep "0.$(printf %03d $left)"
 done

@@ -18,21 +18,6 @@ N=$((LONG ? 1000000 : 200000))
 G=chaos-wk
 TP=wk
 
-# safe_check WHAT FILES...: commit_safe for the scenario's group, at most
-# every 2 s and spaced by 4 times what the last one took (it reads every
-# output file: seconds once they hold a million lines).
-SAFE_NEXT=0
-SAFE_CALLS=0
-SAFE_BAD=0
-safe_check() {
-	local a b
-	a=$(now_ms)
-	((a >= SAFE_NEXT)) || return 0
-	SAFE_CALLS=$((SAFE_CALLS + 1))
-	commit_safe $G $TP $P "$@" || SAFE_BAD=$((SAFE_BAD + 1))
-	b=$(now_ms)
-	SAFE_NEXT=$((b + ((b - a) * 4 > 2000 ? (b - a) * 4 : 2000)))
-}
 
 db_start 1
 db topic $TP $P
@@ -97,13 +82,13 @@ while [ $produced -lt $N ]; do
 	produced=$((produced + CHUNK))
 	left=$((100 - ($(now_ms) - step)))
 	[ $left -le 0 ] || sleep "0.$(printf %03d $left)"
-	safe_check "$NAME (produced $produced)" "$T"/out/worker-*.log
+	safe_check $G $TP $P "$NAME (produced $produced)" "$T"/out/worker-*.log
 done
 echo "produced $N records in $(($(now_ms) - t0)) ms"
 watermarks $TP $P
 [ "$TOTAL" = "$N" ] || fail "watermarks add up to $TOTAL, not $N"
 while (($(now_ms) < end)) && kf_alive m; do
-	safe_check "$NAME (draining)" "$T"/out/worker-*.log
+	safe_check $G $TP $P "$NAME (draining)" "$T"/out/worker-*.log
 	committed_is_hw $G $TP $P && break
 	sleep 0.5
 done
