@@ -1,0 +1,74 @@
+# confluent-kafka peer of tests/bench/compare.sh.
+#   drain BOOTSTRAP GROUP TOPIC
+#       consume from the beginning, auto commit every 500 ms (like kcat -G
+#       in compare.sh), until SIGTERM; close() commits the last offsets.
+#   burn BOOTSTRAP GROUP TOPIC OUT STATS USEC SESSION_MS
+#       the client's defaults but session.timeout.ms; each record costs
+#       USEC of CPU in Python (compare_common.burn), then "PARTITION OFFSET"
+#       goes to OUT.  Counts on_assign/on_revoke calls and failed commits
+#       (on_commit callback) into STATS (JSON) at exit.
+import sys
+
+from confluent_kafka import Consumer, KafkaError
+
+from compare_common import Peer, burn
+
+
+def drain(bootstrap, group, topic):
+    peer = Peer()
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": True,
+        "auto.commit.interval.ms": 500,
+    })
+    c.subscribe([topic])
+    while peer.running:
+        for m in c.consume(num_messages=10000, timeout=0.2):
+            m.value()
+    c.close()
+
+
+def heavy(bootstrap, group, topic, out, stats, usec, session_ms):
+    peer = Peer(out, stats)
+
+    def on_commit(err, parts):
+        # _NO_OFFSET: an auto commit with nothing new to commit.
+        errs = [e for e in [err] + [p.error for p in parts or []]
+                if e is not None and e.code() != KafkaError._NO_OFFSET]
+        if errs:
+            peer.fail_commit()
+            peer.stats.setdefault("errors", []).append(errs[0].name())
+
+    def on_assign(_c, _parts):
+        peer.stats["assigns"] += 1
+
+    def on_revoke(_c, _parts):
+        peer.stats["revokes"] += 1
+
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": session_ms,
+        "on_commit": on_commit,
+    })
+    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    try:
+        while peer.running:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            burn(usec)
+            peer.done(m.partition(), m.offset())
+        c.close()
+    finally:
+        peer.dump()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "drain":
+        drain(*sys.argv[2:5])
+    else:
+        heavy(*sys.argv[2:7], int(sys.argv[7]), int(sys.argv[8]))
