@@ -169,6 +169,7 @@ static const struct key workers_keys[] = {
 	K_ENUM("dispatch", workers.dispatch, dispatch_words, KF_CFG_DISPATCH_PARTITION),
 	K_I64("ring_bytes", workers.ring_bytes, 65536, 1073741824, 16777216),
 	K_I64("max_inflight_bytes", workers.max_inflight_bytes, 65536, INT64_MAX, 268435456),
+	K_I32("max_inflight_ms", workers.max_inflight_ms, 0, INT32_MAX, 2000),
 	K_I32("nice", workers.nice, -20, 19, 5),
 	K_I32("stall_timeout_ms", workers.stall_timeout_ms, 1, INT32_MAX, 300000),
 	K_I32("shutdown_timeout_ms", workers.shutdown_timeout_ms, 0, INT32_MAX, 30000),
@@ -1322,6 +1323,7 @@ bool kf_config_workers_changed(const struct kf_config *a, const struct kf_config
 
 	return x->count != y->count || x->dispatch != y->dispatch ||
 	       x->ring_bytes != y->ring_bytes || x->max_inflight_bytes != y->max_inflight_bytes ||
+	       x->max_inflight_ms != y->max_inflight_ms ||
 	       x->nice != y->nice || x->stall_timeout_ms != y->stall_timeout_ms ||
 	       x->shutdown_timeout_ms != y->shutdown_timeout_ms ||
 	       x->max_retries != y->max_retries || x->retry_backoff_ms != y->retry_backoff_ms ||

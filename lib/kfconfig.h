@@ -156,6 +156,7 @@ struct kf_config_workers {
 	enum kf_cfg_dispatch dispatch;
 	int64_t ring_bytes;         /* a power of two, 64 KiB .. 1 GiB */
 	int64_t max_inflight_bytes;
+	int32_t max_inflight_ms;    /* per worker, in its time per record */
 	int nice;
 	int32_t stall_timeout_ms;
 	int32_t shutdown_timeout_ms;

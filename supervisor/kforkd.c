@@ -1201,6 +1201,7 @@ static bool process_conf_changed(const struct kf_config *a, const struct kf_conf
 	t.workers.dispatch = a->workers.dispatch;
 	t.workers.ring_bytes = a->workers.ring_bytes;
 	t.workers.max_inflight_bytes = a->workers.max_inflight_bytes;
+	t.workers.max_inflight_ms = a->workers.max_inflight_ms;
 	t.workers.stall_timeout_ms = a->workers.stall_timeout_ms;
 	t.workers.shutdown_timeout_ms = a->workers.shutdown_timeout_ms;
 	t.workers.on_failure = a->workers.on_failure;
@@ -1239,7 +1240,8 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 		CHANGED("workers.on_failure");
 	if (ow->stall_timeout_ms != nw->stall_timeout_ms ||
 	    ow->shutdown_timeout_ms != nw->shutdown_timeout_ms ||
-	    ow->max_inflight_bytes != nw->max_inflight_bytes)
+	    ow->max_inflight_bytes != nw->max_inflight_bytes ||
+	    ow->max_inflight_ms != nw->max_inflight_ms)
 		CHANGED("workers limits");
 	bool rings = ow->ring_bytes != nw->ring_bytes;
 	if (rings)
@@ -1280,7 +1282,8 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 							       : KF_TRACKER_FAIL_PAUSE;
 	kf_pool_set_limits(D.pool, D.cfg.workers.stall_timeout_ms,
 			   D.cfg.workers.shutdown_timeout_ms,
-			   (size_t)D.cfg.workers.max_inflight_bytes, (size_t)D.cfg.workers.ring_bytes);
+			   (size_t)D.cfg.workers.max_inflight_bytes, D.cfg.workers.max_inflight_ms,
+			   (size_t)D.cfg.workers.ring_bytes);
 	struct kf_worker_conf wc;
 	worker_conf_from(&D.cfg, &wc);
 	kf_pool_set_worker_conf(D.pool, &wc);   /* before old's strings go */
@@ -1754,6 +1757,7 @@ static int setup_pool(char *err, size_t errlen)
 	pc.count = wc->count;
 	pc.ring_bytes = (size_t)wc->ring_bytes;
 	pc.max_inflight_bytes = (size_t)wc->max_inflight_bytes;
+	pc.max_inflight_ms = wc->max_inflight_ms;
 	pc.stall_timeout_ms = wc->stall_timeout_ms;
 	pc.shutdown_timeout_ms = wc->shutdown_timeout_ms;
 	pc.worker.max_retries = wc->max_retries;

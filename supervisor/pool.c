@@ -25,6 +25,7 @@
 #define POOL_MIN_ACK_BYTES (64 * 1024)
 #define POOL_STALL_TICK_MAX_MS 1000
 #define POOL_STALL_TICK_MIN_MS 10
+#define POOL_MIN_WINDOW 2               /* records a worker may always hold */
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -56,6 +57,8 @@ struct pool_worker {
 	double spawned_at;      /* mono_now() */
 	double oldest_since;    /* mono_now() when the oldest unacked record
 				   became the oldest */
+	double ms_per_rec;      /* moving average of its time per record;
+				   0: not measured yet */
 	ev_child child;
 	ev_io ack_io;
 	ev_timer up_timer;      /* min_uptime_ms after the spawn */
@@ -102,6 +105,7 @@ void kf_pool_conf_defaults(struct kf_pool_conf *conf)
 	conf->count = 4;
 	conf->ring_bytes = 16u << 20;
 	conf->max_inflight_bytes = 256u << 20;
+	conf->max_inflight_ms = 2000;
 	conf->stall_timeout_ms = 300000;
 	conf->shutdown_timeout_ms = 30000;
 	conf->min_uptime_ms = 1000;
@@ -377,7 +381,10 @@ static size_t drain(struct pool_worker *w, size_t budget)
 	if (n == 0)
 		return 0;
 	update_used(w);
-	w->oldest_since = mono_now();
+	/* Since oldest_since the worker was busy with these n records. */
+	double now = mono_now(), ms = (now - w->oldest_since) * 1000. / (double)n;
+	w->ms_per_rec = w->ms_per_rec > 0 ? 0.7 * w->ms_per_rec + 0.3 * ms : ms;
+	w->oldest_since = now;
 	w->acked = true;
 	if (w->pid)
 		mark_up(w, "first record done");
@@ -593,8 +600,9 @@ int kf_pool_restart(struct kf_pool *p, int worker)
 }
 
 void kf_pool_set_limits(struct kf_pool *p, int stall_timeout_ms, int shutdown_timeout_ms,
-			size_t max_inflight_bytes, size_t ring_bytes)
+			size_t max_inflight_bytes, int max_inflight_ms, size_t ring_bytes)
 {
+	p->conf.max_inflight_ms = max_inflight_ms;
 	p->conf.stall_timeout_ms = stall_timeout_ms;
 	p->conf.shutdown_timeout_ms = shutdown_timeout_ms;
 	p->conf.max_inflight_bytes = max_inflight_bytes;
@@ -835,6 +843,21 @@ int kf_pool_set_topic(struct kf_pool *p, uint32_t idx, const char *name)
 	return KF_OK;
 }
 
+/*
+ * How many records w may hold: max_inflight_ms of its measured time per
+ * record, so that with a slow handler a revocation or a stop waits seconds,
+ * not for a ring full of work.  Two until the first ack tells its pace.
+ */
+static uint64_t window(const struct kf_pool *p, const struct pool_worker *w)
+{
+	if (p->conf.max_inflight_ms <= 0)
+		return UINT64_MAX;
+	if (w->ms_per_rec <= 0)
+		return POOL_MIN_WINDOW;
+	double n = p->conf.max_inflight_ms / w->ms_per_rec;
+	return n < POOL_MIN_WINDOW ? POOL_MIN_WINDOW : n > 1e15 ? UINT64_MAX : (uint64_t)n;
+}
+
 int kf_pool_push(struct kf_pool *p, int worker, const struct kf_ring_rec *rec)
 {
 	if (p->stopping || worker < 0 || worker >= p->size)
@@ -846,6 +869,8 @@ int kf_pool_push(struct kf_pool *p, int worker, const struct kf_ring_rec *rec)
 	 * budget cannot wedge on a record bigger than itself. */
 	if (p->conf.max_inflight_bytes && p->used > 0 &&
 	    p->used + kf_ring_entry_size(rec) > p->conf.max_inflight_bytes)
+		return KF_EAGAIN;
+	if (w->inflight >= window(p, w))
 		return KF_EAGAIN;
 	int rc = kf_ring_push(&w->ring, rec);
 	if (rc != KF_OK)

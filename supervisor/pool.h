@@ -79,6 +79,9 @@ struct kf_pool_conf {
 				       at least 64 KiB */
 	size_t max_inflight_bytes;  /* ring bytes in use across all workers;
 				       0: no limit but the rings */
+	int max_inflight_ms;        /* per worker: records queued up to this
+				       much of its measured time per record
+				       (at least 2); 0: no such limit */
 	int stall_timeout_ms;       /* 0: no stall detection */
 	int shutdown_timeout_ms;    /* kf_pool_stop(pool, -1) waits this long */
 	int min_uptime_ms;          /* a death before the first ack and within
@@ -204,7 +207,7 @@ int kf_pool_restart(struct kf_pool *pool, int worker);
  * next spawned with nothing in flight (kf_pool_restart after a drain);
  * new slots get it at once. */
 void kf_pool_set_limits(struct kf_pool *pool, int stall_timeout_ms, int shutdown_timeout_ms,
-			size_t max_inflight_bytes, size_t ring_bytes);
+			size_t max_inflight_bytes, int max_inflight_ms, size_t ring_bytes);
 
 /* Shutdown: no more pushes or respawns; SIGTERM to every worker (each
  * finishes its current record and exits; acks it left are popped and

@@ -109,6 +109,7 @@ static void base_conf(struct kf_pool_conf *conf, int count)
 	conf->ring_bytes = 1 << 20;
 	conf->shutdown_timeout_ms = 5000;
 	conf->stall_timeout_ms = 0;
+	conf->max_inflight_ms = 0;  /* test_inflight_window tests it */
 	conf->worker.nice = 0;
 }
 
@@ -776,6 +777,48 @@ START_TEST(test_inflight_budget)
 }
 END_TEST
 
+/* max_inflight_ms: a worker burning 20 ms a record holds 2 records until
+ * its first ack, then about 200 ms of them (10); without the limit its
+ * ring takes thousands. */
+START_TEST(test_inflight_window)
+{
+	struct ctx *c = ctx_new();
+	struct kf_pool_conf conf;
+	base_conf(&conf, 1);
+	conf.max_inflight_bytes = 0;
+	conf.max_inflight_ms = 200;
+	conf.worker.handler.type = KF_HANDLER_BURN;
+	conf.worker.handler.usec = 20000;
+	struct kf_pool *p = start(c, &conf);
+	int pushed = 0, rc;
+	while ((rc = push(p, 0, 0, pushed)) == KF_OK)
+		pushed++;
+	ck_assert_int_eq(rc, KF_EAGAIN);
+	ck_assert_int_eq(pushed, 2);
+	struct count_arg a = { c, 2 };
+	ck_assert(run_until(acks_reach, &a, 30));
+	int more = 0;
+	while ((rc = push(p, 0, 0, pushed + more)) == KF_OK)
+		more++;
+	ck_assert_int_eq(rc, KF_EAGAIN);
+	/* 200 ms / (20 ms + the time to see the ack): 10 or a few less on
+	 * a loaded machine, never below the floor of 2. */
+	ck_assert_int_ge(more, 2);
+	ck_assert_int_le(more, 11);
+	pushed += more;
+	kf_pool_set_limits(p, 0, 5000, 0, 0, conf.ring_bytes);
+	more = 0;
+	while ((rc = push(p, 0, 0, pushed + more)) == KF_OK)
+		more++;
+	ck_assert_int_eq(rc, KF_EAGAIN);
+	ck_assert_int_gt(more, 1000);   /* the 1 MiB ring is the limit now */
+	struct kf_pool_worker_status st;
+	kf_pool_worker_status(p, 0, &st);
+	pid_t pid = st.pid;
+	finish(c, &pid, 1);
+}
+END_TEST
+
 START_TEST(test_needs_default_loop)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -798,6 +841,7 @@ Suite *suite_pool(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_needs_default_loop);
 	tcase_add_test(tc, test_noop_all_acked);
+	tcase_add_test(tc, test_inflight_window);
 	tcase_add_test(tc, test_kill_redelivers);
 	tcase_add_test(tc, test_broken_ring);
 	tcase_add_test(tc, test_stall_exec);
