@@ -30,6 +30,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
+. "$here/drain-lib.sh"
 KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
 KCAT=${KCAT:-kcat}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
@@ -39,7 +40,6 @@ P=${BENCH_DRAIN_P:-8}
 BIG=${BENCH_DRAIN_BIG:-10000000}
 PER=${BENCH_DRAIN_PER_PART:-125000}
 TIMEOUT_MS=600000
-CLK=$(getconf CLK_TCK)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-bench-drain.XXXXXX")
 cpid=
@@ -53,90 +53,25 @@ cleanup() {
 at_exit cleanup
 ROWS=()
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# ticks PID: utime+stime+cutime+cstime of PID (fields 14..17 of stat;
-# the command name in field 2 may hold spaces, so cut after its ')').
-ticks() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo $((${12} + ${13} + ${14} + ${15}))
-}
-
-# tree_ticks PID: ticks of PID and of its live children.
-tree_ticks() {
-	local t c
-	t=$(ticks "$1")
-	for c in $(pgrep -P "$1"); do
-		t=$((t + $(ticks "$c")))
-	done
-	echo "$t"
-}
-
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-# make_topic NAME PARTS COUNT: create and fill it, set WANT and TOTAL.
-make_topic() {
-	local t0 p lo h his=()
-	db topic "$1" "$2"
-	t0=$(now_ms)
-	db produce "$1" "$3" codec=lz4 size=100 keys=seq
-	echo "produced $3 records into $1 ($2 partitions) in $(($(now_ms) - t0)) ms"
-	TOTAL=0
-	for p in $(seq 0 $(($2 - 1))); do
-		db hwm "$1" "$p"
-		read -r _ lo h <<< "$DB_REPLY"
-		[ "$lo" -eq 0 ] || { fail "$1/$p: log start $lo: the mock dropped records (retention)"; summary; exit 1; }
-		his+=("$h")
-		TOTAL=$((TOTAL + h))
-	done
-	[ "$TOTAL" -eq "$3" ] || { fail "$1: watermarks add up to $TOTAL, not $3"; summary; exit 1; }
-	WANT="ok ${his[*]}"
-}
-
 # drain NAME GROUP TOPIC PARTS: $cpid is running; wait until GROUP's
-# committed offsets are WANT, then record a row and stop it.
+# committed offsets are WANT (drain_wait stops it), then record a row.
 drain() {
-	local name=$1 group=$2 topic=$3 parts t0=$T0 ms tk rss=- end ok=false first="" none alive
-	parts=$(seq -s, 0 $(($4 - 1)))
-	none="ok$(printf ' -1%.0s' $(seq "$4"))"
-	end=$((t0 + TIMEOUT_MS))
-	tk=0
-	while (($(now_ms) < end)); do
-		alive=true
-		kill -0 "$cpid" 2>/dev/null || alive=false
-		! $alive || tk=$(tree_ticks "$cpid")
-		db committed "$group" "$topic" "$parts"
-		# Its first commit: roughly when it had joined the group.
-		[ -n "$first" ] || [ "$DB_REPLY" = "$none" ] || first=$(($(now_ms) - t0))
-		if [ "$DB_REPLY" = "$WANT" ]; then
-			ok=true
-			break
-		fi
-		$alive || break
-		sleep 0.1
-	done
-	ms=$(($(now_ms) - t0))
-	# CPU as read now, or at the last poll if it has exited.
-	! kill -0 "$cpid" 2>/dev/null || tk=$(tree_ticks "$cpid")
-	[ "$name" != kforkd ] || rss=$(awk -v k="$(hwm_kib "$cpid")" 'BEGIN { printf "%.1f", k / 1024 }')
-	kill -TERM "$cpid" 2>/dev/null || true
-	wait "$cpid" 2>/dev/null || true
+	local name=$1 tk rss=-
+	drain_wait "$2" "$3" "$4" "$cpid" "$T0" "$TIMEOUT_MS"
 	cpid=
+	tk=$DRAIN_TICKS
+	[ "$name" != kforkd ] || rss=$(awk -v k="$DRAIN_HWM_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
 	# A consumer that exits by itself ran under time(1): its figures.
 	if [ -s "$tmp/$name.time" ]; then
 		tk=$(awk -v hz="$CLK" '{ printf "%d", ($1 + $2) * hz }' "$tmp/$name.time")
 		rm -f "$tmp/$name.time"
 	fi
-	if ! $ok; then
-		fail "$name did not drain $topic in $((TIMEOUT_MS / 1000)) s: committed $DB_REPLY, want $WANT"
+	if ! $DRAIN_OK; then
+		fail "$name did not drain $3 in $((TIMEOUT_MS / 1000)) s: committed $DRAIN_REPLY, want $WANT"
 		return
 	fi
-	pass "$name drained $TOTAL records in $ms ms (first commit after ${first:-$ms} ms)"
-	ROWS+=("$(awk -v n="$name" -v r="$TOTAL" -v ms="$ms" -v tk="$tk" -v hz="$CLK" -v rss="$rss" -v f="${first:-$ms}" 'BEGIN {
+	pass "$name drained $TOTAL records in $DRAIN_MS ms (first commit after $DRAIN_FIRST_MS ms)"
+	ROWS+=("$(awk -v n="$name" -v r="$TOTAL" -v ms="$DRAIN_MS" -v tk="$tk" -v hz="$CLK" -v rss="$rss" -v f="$DRAIN_FIRST_MS" 'BEGIN {
 		s = ms / 1000; cpu = tk / hz
 		printf "%-16s %10d %8.2f %10.0f %14.2f %14s %10.2f", n, r, s, r / s, cpu / (r / 1e6), rss, (ms - f) / 1000 }')")
 }

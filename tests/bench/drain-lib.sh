@@ -1,5 +1,5 @@
-# Shared by the end-to-end benchmarks on devbroker (compare.sh; bench-drain.sh
-# could use it too).  Source tests/integration/common.sh first (db, pass,
+# Shared by the end-to-end benchmarks on devbroker (compare.sh,
+# bench-drain.sh).  Source tests/integration/common.sh first (db, pass,
 # fail); this file starts nothing by itself.  It gives:
 #
 #   now_ms                  milliseconds since the epoch
