@@ -312,21 +312,6 @@ kf_quiet_settled() {
 	return 1
 }
 
-wait_for() {
-	local end=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		(($(now_ms) < end)) || return 1
-		sleep 0.2
-	done
-}
-
-committed() {
-	db committed "$1" "$2" "$(seq -s, 0 $(($3 - 1)))"
-	# shellcheck disable=SC2206
-	COMMITTED=(${DB_REPLY#ok})
-}
-
 KINDS=(kforkd)
 declare -A KF_PID=() PY_PIDS=() LABEL=(
 	[kforkd]="kforkd, 2 burn workers"

@@ -2,7 +2,6 @@
 # bench-drain.sh).  Source tests/integration/common.sh first (db, pass,
 # fail); this file starts nothing by itself.  It gives:
 #
-#   now_ms                  milliseconds since the epoch
 #   ticks PID               utime+stime+cutime+cstime of PID in clock ticks
 #                           (0 when it is gone)
 #   tree_ticks PID          ticks of PID plus those of its live children
@@ -35,8 +34,6 @@
 # are counted together.
 # shellcheck shell=bash disable=SC2034
 CLK=$(getconf CLK_TCK)
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 ticks() {
 	local s

@@ -1,13 +1,11 @@
 # Shared by the chaos scenarios (tests/chaos/*.sh).  Source it after
 # setting NAME; it sources tests/integration/common.sh (devbroker, pass/fail,
-# at_exit) and gives:
+# at_exit, now_ms, wait_for, committed) and gives:
 #
 #   T                       the scenario's temp dir (kept when a check failed
 #                           or KF_CHAOS_KEEP is set, removed otherwise)
 #   LONG                    1 under `make chaos` (CHAOS_LONG=1), else 0: the
 #                           make check version of a scenario is a short one
-#   now_ms                  milliseconds since the epoch
-#   wait_for SECS CMD...    poll CMD every 0.2 s; WAITED_MS says how long
 #   kf_conf M GROUP TOPIC WORKERS HANDLER [KAFKA] [WORKERS_EXTRA]
 #                           write $T/M.conf for member M: file HANDLER is
 #                           `{ type = "file"; dir = "..."; }` etc., KAFKA and
@@ -23,7 +21,6 @@
 #   kf_status M             the status JSON (fails when kforkd does not answer)
 #   kf_get M PYEXPR         PYEXPR over the status as d, printed
 #   watermarks TOPIC P      HW (array) and TOTAL from devbroker
-#   committed GROUP TOPIC P COMMITTED (array) from devbroker (-1 = none)
 #   drained GROUP TOPIC P SECS WHAT
 #                           pass when committed == HW within SECS
 #   out_check TOPIC FILES.. "MISSING DUPLICATES LINES" against HW
@@ -67,25 +64,6 @@ chaos_cleanup() {
 	fi
 }
 at_exit chaos_cleanup
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-wait_for() {
-	local t0 end
-	t0=$(now_ms)
-	end=$((t0 + $1 * 1000))
-	shift
-	while :; do
-		if "$@"; then
-			WAITED_MS=$(($(now_ms) - t0))
-			return 0
-		fi
-		(($(now_ms) < end)) || break
-		sleep 0.2
-	done
-	WAITED_MS=$(($(now_ms) - t0))
-	return 1
-}
 
 kf_conf() {
 	local m=$1 group=$2 topic=$3 workers=$4 handler=$5 kafka=${6:-} wextra=${7:-}
@@ -159,11 +137,6 @@ watermarks() {
 		HW+=("$h")
 		TOTAL=$((TOTAL + h))
 	done
-}
-
-committed() {
-	db committed "$1" "$2" "$(seq -s, 0 $(($3 - 1)))"
-	COMMITTED=(${DB_REPLY#ok})
 }
 
 committed_is_hw() { committed "$@" && [ "${COMMITTED[*]}" = "${HW[*]}" ]; }

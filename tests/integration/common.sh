@@ -6,6 +6,11 @@
 #                           (the answer is in $DB_REPLY)
 #   db_try CMD...           the same, but an "error" answer is not fatal
 #   db_stop                 close its stdin and wait for it to exit
+#   committed GROUP TOPIC P COMMITTED (array): the offsets GROUP committed
+#                           on partitions 0..P-1 (-1 = none), from devbroker
+#   now_ms                  milliseconds since the epoch
+#   wait_for SECS CMD...    poll CMD every 0.2 s until it succeeds (0) or
+#                           SECS pass (1); WAITED_MS says how long it took
 
 # make check runs from the build dir; scripts live in the source dir.
 : "${BUILDDIR:=$(pwd)}"
@@ -24,6 +29,25 @@ run_exit_hooks() {
 	done
 }
 trap run_exit_hooks EXIT
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+wait_for() {
+	local t0 end
+	t0=$(now_ms)
+	end=$((t0 + $1 * 1000))
+	shift
+	while :; do
+		if "$@"; then
+			WAITED_MS=$(($(now_ms) - t0))
+			return 0
+		fi
+		(($(now_ms) < end)) || break
+		sleep 0.2
+	done
+	WAITED_MS=$(($(now_ms) - t0))
+	return 1
+}
 
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
@@ -81,4 +105,10 @@ db_kill() {
 	fi
 	wait "$DEVBROKER_PID" 2>/dev/null || true
 	DEVBROKER_PID=
+}
+
+committed() {
+	db committed "$1" "$2" "$(seq -s, 0 $(($3 - 1)))"
+	# shellcheck disable=SC2206
+	COMMITTED=(${DB_REPLY#ok})
 }

@@ -53,23 +53,11 @@ member() {
 	printf -v "PID_$name" '%s' $!
 }
 
-# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-	local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	while (($(date +%s%N) / 1000000 < end)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # The last assignment line of a member's log.
 last_assigned() { grep '^assigned' "$tmp/$1.log" | tail -1 || true; }
 # has_n NAME N: the member's last assignment holds N partitions.
 has_n() { last_assigned "$1" | grep -q " n=$2 "; }
 parts() { last_assigned "$1" | tr ' ' '\n' | grep '/' | sed 's/@.*//' | sort; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # stop NAME [SIGNAL]: signal the member and wait for it.
 stop() {

@@ -58,27 +58,6 @@ cleanup() {
 }
 at_exit cleanup
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds;
-# WAITED_MS is how long it took.
-wait_for() {
-	local t0 end
-	t0=$(now_ms)
-	end=$((t0 + $1 * 1000))
-	shift
-	while :; do
-		if "$@"; then
-			WAITED_MS=$(($(now_ms) - t0))
-			return 0
-		fi
-		(($(now_ms) < end)) || break
-		sleep 0.2
-	done
-	WAITED_MS=$(($(now_ms) - t0))
-	return 1
-}
-
 # member NAME GROUP TOPIC: start a kforkd (2 file-handler workers) whose
 # config, log, socket and output are $tmp/NAME.{conf,log,sock}, $tmp/out-NAME.
 member() {

@@ -82,7 +82,7 @@ PY
 }
 
 # Wait until the status says EXPR (python, d = the status) or fail.
-wait_for() {  # WHAT SECONDS EXPR
+wait_status() {  # WHAT SECONDS EXPR
 	local i
 	for i in $(seq $(($2 * 5))); do
 		if "$KFORKCTL" -s "$tmp/ctl.sock" status > "$tmp/w.json" 2>/dev/null &&
@@ -94,7 +94,7 @@ wait_for() {  # WHAT SECONDS EXPR
 	fail "$1: not within $2 s: $(cat "$tmp/w.json" 2>/dev/null | head -c 600)"
 	return 1
 }
-# drained TOPIC: a condition for wait_for: every partition of TOPIC
+# drained TOPIC: a condition for wait_status: every partition of TOPIC
 # committed up to the broker's high watermark, read now from devbroker (the
 # status's own watermark may be one fetch old).
 drained() {
@@ -112,7 +112,7 @@ db produce t1 20000 codec=lz4 keys=seq
 conf g1 t1 2 A
 "$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
 kpid=$!
-wait_for "first drain" 60 "$(drained t1)" && pass "2 workers drained t1"
+wait_status "first drain" 60 "$(drained t1)" && pass "2 workers drained t1"
 reb=$(status counters.rebalances)
 
 # --- an invalid file keeps the running config
@@ -132,7 +132,7 @@ set -e
 [ $rc -eq 1 ] && [[ $out == *"kforkd.conf:3:"* ]] && pass "kforkctl reload of an invalid file: exit 1, $out" ||
 	fail "kforkctl reload of an invalid file: exit $rc, $out"
 db produce t1 3000 codec=lz4 keys=seq
-wait_for "drain with the old config" 30 "$(drained t1)" && pass "still consuming with the old config"
+wait_status "drain with the old config" 30 "$(drained t1)" && pass "still consuming with the old config"
 mv "$tmp/good.conf" "$tmp/kforkd.conf"
 "$KFORKCTL" -s "$tmp/ctl.sock" reload > "$tmp/reload.out" || fail "good reload: exit $?"
 [ "$(status config.last_reload_error)" = null ] && pass "a good reload clears last_reload_error ($(cat "$tmp/reload.out"))" ||
@@ -142,26 +142,26 @@ mv "$tmp/good.conf" "$tmp/kforkd.conf"
 db produce t1 20000 codec=lz4 keys=seq
 conf g1 t1 6 A
 kill -HUP "$kpid"
-wait_for "6 workers" 20 'len(d["workers"]) == 6 and all(w["state"] == "running" for w in d["workers"])' &&
+wait_status "6 workers" 20 'len(d["workers"]) == 6 and all(w["state"] == "running" for w in d["workers"])' &&
 	pass "reload to 6 workers: $(status wstates)"
 db produce t1 20000 codec=lz4 keys=seq
 conf g1 t1 1 A
 kill -HUP "$kpid"
-wait_for "1 worker" 30 'len(d["workers"]) == 1' && pass "reload to 1 worker: $(status wstates)"
-wait_for "drain after resizing" 60 "$(drained t1)" && pass "drained after 2 -> 6 -> 1"
+wait_status "1 worker" 30 'len(d["workers"]) == 1' && pass "reload to 1 worker: $(status wstates)"
+wait_status "drain after resizing" 60 "$(drained t1)" && pass "drained after 2 -> 6 -> 1"
 [ "$(status counters.rebalances)" = "$reb" ] && pass "no rebalance for worker count changes" ||
 	fail "rebalances $(status counters.rebalances), was $reb"
 
 # --- handler change: rolling replacement, new records land in B
 conf g1 t1 3 A
 "$KFORKCTL" -s "$tmp/ctl.sock" reload > /dev/null
-wait_for "3 workers" 20 'len(d["workers"]) == 3 and all(w["state"] == "running" for w in d["workers"])'
+wait_status "3 workers" 20 'len(d["workers"]) == 3 and all(w["state"] == "running" for w in d["workers"])'
 pids_a=$(status pids)
 db produce t1 30000 codec=lz4 keys=seq
 conf g1 t1 3 B
 "$KFORKCTL" -s "$tmp/ctl.sock" reload > "$tmp/reload.out"
 echo "reload said: $(tr '\n' ' ' < "$tmp/reload.out")"
-wait_for "rolling replacement" 60 'len(d["workers"]) == 3 and all(w["state"] == "running" for w in d["workers"])' || true
+wait_status "rolling replacement" 60 'len(d["workers"]) == 3 and all(w["state"] == "running" for w in d["workers"])' || true
 for _ in $(seq 100); do grep -q "reload: workers replaced" "$tmp/kforkd.log" && break; sleep 0.2; done
 pids_b=$(status pids)
 same=$(comm -12 <(tr ' ' '\n' <<< "$pids_a" | sort) <(tr ' ' '\n' <<< "$pids_b" | sort) | wc -l)
@@ -171,7 +171,7 @@ else
 	fail "handler change: pids $pids_a -> $pids_b"
 fi
 db produce t1 3000 codec=lz4 keys=seq
-wait_for "drain after the handler change" 60 "$(drained t1)" && pass "drained after the handler change"
+wait_status "drain after the handler change" 60 "$(drained t1)" && pass "drained after the handler change"
 newb=$(cat "$tmp"/B/worker-*.log 2>/dev/null | wc -l)
 [ "$newb" -ge 3000 ] && pass "the new handler wrote $newb records to B" || fail "only $newb records in B"
 [ "$(status counters.rebalances)" = "$reb" ] && pass "no rebalance for the handler change" ||
@@ -179,7 +179,7 @@ newb=$(cat "$tmp"/B/worker-*.log 2>/dev/null | wc -l)
 
 # --- quiet and resume
 "$KFORKCTL" -s "$tmp/ctl.sock" quiet > /dev/null
-wait_for "quiet" 10 'd["state"] == "quiet"' && pass "kforkctl quiet: state quiet"
+wait_status "quiet" 10 'd["state"] == "quiet"' && pass "kforkctl quiet: state quiet"
 done0=$(status counters.records_done)
 hb0=$(status counters.heartbeats)
 db produce t1 5000 codec=lz4 keys=seq
@@ -190,7 +190,7 @@ hb1=$(status counters.heartbeats)
 	pass "quiet: no record taken in 3 s, heartbeats $hb0 -> $hb1" ||
 	fail "quiet: records_done $done0 -> $done1, heartbeats $hb0 -> $hb1"
 "$KFORKCTL" -s "$tmp/ctl.sock" resume > /dev/null
-wait_for "drain after resume" 30 "$(drained t1)" && pass "resume: the 5000 records consumed"
+wait_status "drain after resume" 30 "$(drained t1)" && pass "resume: the 5000 records consumed"
 
 # --- a reload that comes while workers are being replaced is queued, then
 # applied: workers.nice changes (a rolling replacement), then the count
@@ -199,7 +199,7 @@ kill -HUP "$kpid"
 sleep 0.3
 conf g1 t1 2 B
 kill -HUP "$kpid"
-if wait_for "the queued reload" 30 'len(d["workers"]) == 2' &&
+if wait_status "the queued reload" 30 'len(d["workers"]) == 2' &&
 	grep -q "SIGHUP: queued until the worker replacement" "$tmp/kforkd.log"; then
 	pass "a reload during a worker replacement was queued, then applied (2 workers)"
 else
@@ -221,7 +221,7 @@ kill -HUP "$kpid"
 for _ in $(seq 150); do grep -q 'reload: dispatching by key' "$tmp/kforkd.log" && break; sleep 0.2; done
 grep -q 'reload: dispatching by key' "$tmp/kforkd.log" && pass "workers.dispatch: now by key" ||
 	fail "workers.dispatch: no switch in the log"
-wait_for "drain after ring and dispatch changes" 60 "$(drained t1)" &&
+wait_status "drain after ring and dispatch changes" 60 "$(drained t1)" &&
 	pass "drained after the ring and dispatch changes"
 [ "$(status counters.rebalances)" = "$reb" ] && pass "no rebalance for ring and dispatch changes" ||
 	fail "rebalances $(status counters.rebalances), was $reb"
@@ -230,7 +230,7 @@ wait_for "drain after ring and dispatch changes" 60 "$(drained t1)" &&
 db produce t2 20000 codec=lz4 keys=seq
 conf g2 t2 3 B
 kill -HUP "$kpid"
-wait_for "the new group" 60 'd["group"] == "g2" and '"$(drained t2)" &&
+wait_status "the new group" 60 'd["group"] == "g2" and '"$(drained t2)" &&
 	pass "group and topic change: drained t2 as g2"
 gen=$(status counters.rebalances)
 [ "$gen" -gt "$reb" ] && pass "rejoined: $gen generations in all" || fail "rebalances $gen"
