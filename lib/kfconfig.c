@@ -751,6 +751,17 @@ static int scan_file(struct ctx *cx, const char *file)
 		free(text);
 		return KF_OK;
 	}
+	/* getdelim stopped at a NUL byte: libconfig takes it as part of the
+	 * text (a NUL in an @include name made it open the directory and exit
+	 * the process; found by fuzz_config). */
+	if (text[n - 1] == '\0') {
+		for (ssize_t i = 0; i < n - 1; i++)
+			line += text[i] == '\n';
+		snprintf(cx->err, cx->errlen, "%s:%u: a NUL byte: a config file is text", file,
+			 line);
+		free(text);
+		return KF_ERR;
+	}
 	for (const char *p = text; *p && rc == KF_OK;) {
 		if (*p == '\n') {
 			line++;

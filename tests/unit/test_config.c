@@ -757,6 +757,15 @@ START_TEST(include_targets)
 	put("inc2.conf", "@include \"\"\n", 0644);
 	ck_assert_int_eq(load_text(MIN "@include \"inc2.conf\"\n", &c), KF_ERR);
 	ck_assert_msg(strstr(err, "inc2.conf:1: @include \"\": "), "%s", err);
+	/* a NUL byte anywhere, here in an @include name, which libconfig read
+	 * as "" (found by fuzz_config) */
+	static const char nul[] = MIN "\n@include \"\0\0\0\t.conf\"\n";
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(nul, 1, sizeof(nul) - 1, f), sizeof(nul) - 1);
+	fclose(f);
+	ck_assert_int_eq(kf_config_load(conf, &c, err, sizeof(err)), KF_ERR);
+	ck_assert_msg(strstr(err, "c.conf:4: a NUL byte: a config file is text"), "%s", err);
 }
 END_TEST
 
