@@ -83,7 +83,6 @@ member_conf() {
 		-e 's/rebalance_timeout_ms = 10000/rebalance_timeout_ms = 5000/' "$T/$m.conf"
 }
 
-is_stable() { [ "$(kf_get "$1" 'd["state"]' 2>/dev/null)" = stable ]; }
 log_since() { tail -n +"$(($2 + 1))" "$T/$1.log"; }
 # outs [M]: the output files of member M (default e)
 outs() { echo "$T/out-${1:-e}"/worker-*.log; }
@@ -112,7 +111,7 @@ hit() {
 	if [ -n "$REACT_NOT" ] && log_since e "$mark" | grep -q -- "$REACT_NOT"; then
 		fail "$what: \"$REACT_NOT\" in the log: $(log_since e "$mark" | grep -m1 -- "$REACT_NOT")"
 	fi
-	if ! wait_for 40 is_stable e; then
+	if ! wait_for 40 kf_stable e; then
 		fail "$what: not stable again within 40 s (state $(kf_get e 'd["state"]' || echo '?'))"
 		return
 	fi
@@ -153,7 +152,7 @@ delay() {
 		log_since e "$mark" | tail -15
 		return
 	fi
-	if ! wait_for 40 is_stable e; then
+	if ! wait_for 40 kf_stable e; then
 		fail "$what: not stable again within 40 s"
 		return
 	fi
@@ -173,7 +172,7 @@ lane_start() {
 	member_conf e "$G"
 	kf_start e
 	watermarks $TOPIC $NP
-	if wait_for 30 is_stable e && wait_for 30 committed_is_hw "$G" $TOPIC $NP; then
+	if wait_for 30 kf_stable e && wait_for 30 committed_is_hw "$G" $TOPIC $NP; then
 		pass "$LANE: stable and drained ($WAITED_MS ms)"
 	else
 		fail "$LANE: not stable: $(kf_get e 'd["state"]' || echo no answer)"
@@ -276,7 +275,7 @@ leave_case() {
 	kf_start "$m"
 	db produce $TOPIC 400 keys=seq
 	watermarks $TOPIC $NP
-	if ! { wait_for 30 is_stable "$m" && wait_for 30 committed_is_hw "$G" $TOPIC $NP; }; then
+	if ! { wait_for 30 kf_stable "$m" && wait_for 30 committed_is_hw "$G" $TOPIC $NP; }; then
 		fail "$what: not stable and drained: $(kf_get "$m" 'd["state"]' || echo no answer)"
 		kf_kill "$m"
 		return

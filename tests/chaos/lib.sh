@@ -20,6 +20,7 @@
 #   kf_workers M            the pids of M's workers (its children), one a line
 #   kf_status M             the status JSON (fails when kforkd does not answer)
 #   kf_get M PYEXPR         PYEXPR over the status as d, printed
+#   kf_stable M             M answers and its state is "stable"
 #   watermarks TOPIC P      HW (array) and TOTAL from devbroker
 #   drained GROUP TOPIC P SECS WHAT
 #                           pass when committed == HW within SECS
@@ -120,6 +121,8 @@ kf_stop() {
 kf_workers() { pgrep -P "${KPID[$1]}" || true; }
 
 kf_status() { "$KFORKCTL" -s "$T/$1.sock" status 2>/dev/null; }
+
+kf_stable() { [ "$(kf_get "$1" 'd["state"]' 2>/dev/null)" = stable ]; }
 
 kf_get() {
 	local js

@@ -46,8 +46,7 @@ use_conf() { cp "$T/v-$1-$2.conf" "$T/m.conf.tmp" && mv "$T/m.conf.tmp" "$T/m.co
 use_conf 4 a
 kf_start m
 kpid=${KPID[m]}
-is_stable() { [ "$(kf_get m 'd["state"]' 2>/dev/null)" = stable ]; }
-if wait_for 30 is_stable; then
+if wait_for 30 kf_stable m; then
 	pass "stable $WAITED_MS ms after the start"
 else
 	fail "not stable 30 s after the start: $(kf_status m | head -c 300)"

@@ -46,13 +46,12 @@ member() {
 	kf_start "$1"
 }
 
-is_stable() { [ "$(kf_get "$1" 'd["state"]' 2>/dev/null)" = stable ]; }
 # all_stable: every member stable in one generation, all NP partitions
 # assigned once.
 all_stable() {
 	local m gens='' parts=''
 	for m in $MEMBERS; do
-		is_stable "$m" || return 1
+		kf_stable "$m" || return 1
 		gens+="$(kf_get "$m" 'd["generation"]') "
 		parts+="$(kf_get "$m" '" ".join(str(a["partition"]) for a in d["assignment"])') "
 	done

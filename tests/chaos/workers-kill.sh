@@ -31,8 +31,7 @@ KF_CHAOS_LOG_LEVEL=debug kf_conf m $G $TP $W "{ type = \"file\"; dir = \"$T/out\
 t0=$(now_ms)
 kf_start m
 kpid=${KPID[m]}
-is_stable() { [ "$(kf_get m 'd["state"]' 2>/dev/null)" = stable ]; }
-if wait_for 30 is_stable; then
+if wait_for 30 kf_stable m; then
 	pass "stable with $P partitions $WAITED_MS ms after the start"
 else
 	fail "not stable 30 s after the start: $(kf_status m | head -c 300)"
