@@ -20,6 +20,11 @@ struct broker {
 	struct kf_conn *coord;  /* the group coordinator's own connection */
 };
 
+struct topic_id {
+	char *name;
+	struct kf_uuid id;
+};
+
 struct kf_cluster {
 	struct ev_loop *loop;
 	struct kf_resolver *resolver;
@@ -30,6 +35,10 @@ struct kf_cluster {
 	struct broker *brokers;
 	int nbrokers;
 	unsigned rotate;
+	struct topic_id *tids;
+	int ntids, captids;
+	void (*on_recreated)(void *opaque, const char *topic);
+	void *recreated_opaque;
 };
 
 int kf_parse_hostport(const char *s, size_t len, char *host, size_t hostlen, int *port)
@@ -142,10 +151,26 @@ void kf_cluster_free(struct kf_cluster *cl)
 		drop(&cl->brokers[i]);
 	free(cl->boot);
 	free(cl->brokers);
+	for (int i = 0; i < cl->ntids; i++)
+		free(cl->tids[i].name);
+	free(cl->tids);
 	free(cl);
 }
 
 int kf_cluster_broker_count(const struct kf_cluster *cl) { return cl->nbrokers; }
+
+bool kf_cluster_broker_at(const struct kf_cluster *cl, int i, struct kf_cluster_broker *out)
+{
+	const struct broker *b;
+	if (cl->nbrokers > 0)
+		b = i >= 0 && i < cl->nbrokers ? &cl->brokers[i] : NULL;
+	else
+		b = i >= 0 && i < cl->nboot ? &cl->boot[i] : NULL;
+	if (!b)
+		return false;
+	*out = (struct kf_cluster_broker){ b->node_id, b->host, b->port, b->conn, b->coord };
+	return true;
+}
 
 static struct kf_conn *conn_for(struct kf_cluster *cl, struct broker *b, bool coord)
 {
@@ -161,12 +186,121 @@ static struct kf_conn *conn_for(struct kf_cluster *cl, struct broker *b, bool co
 	return *c;
 }
 
-void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md)
+bool kf_uuid_is_zero(const struct kf_uuid *id)
 {
+	static const struct kf_uuid zero;
+	return memcmp(id, &zero, sizeof(zero)) == 0;
+}
+
+void kf_uuid_format(const struct kf_uuid *id, char out[23])
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	int o = 0;
+	for (int i = 0; i < 16; i += 3) {
+		uint32_t v = (uint32_t)id->b[i] << 16;
+		if (i + 1 < 16)
+			v |= (uint32_t)id->b[i + 1] << 8;
+		if (i + 2 < 16)
+			v |= id->b[i + 2];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		if (i + 1 < 16)
+			out[o++] = b64[v >> 6 & 63];
+		if (i + 2 < 16)
+			out[o++] = b64[v & 63];
+	}
+	out[o] = 0;
+}
+
+static struct topic_id *tid_find(const struct kf_cluster *cl, const char *topic)
+{
+	for (int i = 0; i < cl->ntids; i++)
+		if (strcmp(cl->tids[i].name, topic) == 0)
+			return &cl->tids[i];
+	return NULL;
+}
+
+bool kf_cluster_topic_id(const struct kf_cluster *cl, const char *topic, struct kf_uuid *id)
+{
+	const struct topic_id *t = tid_find(cl, topic);
+	if (t)
+		*id = t->id;
+	return t != NULL;
+}
+
+const char *kf_cluster_topic_name(const struct kf_cluster *cl, const struct kf_uuid *id)
+{
+	for (int i = 0; i < cl->ntids; i++)
+		if (memcmp(&cl->tids[i].id, id, sizeof(*id)) == 0)
+			return cl->tids[i].name;
+	return NULL;
+}
+
+void kf_cluster_on_topic_recreated(struct kf_cluster *cl,
+				   void (*cb)(void *opaque, const char *topic), void *opaque)
+{
+	cl->on_recreated = cb;
+	cl->recreated_opaque = opaque;
+}
+
+/* Record the ids of md's topics; a changed id means the topic was deleted
+ * and created again. */
+static void note_topic_ids(struct kf_cluster *cl, const struct kf_metadata_resp *md)
+{
+	for (int32_t i = 0; i < md->topics.n; i++) {
+		const struct kf_metadata_resp_topic *mt =
+			&KF_AT(md->topics, struct kf_metadata_resp_topic, i);
+		if (mt->error_code || !mt->name || kf_uuid_is_zero(&mt->topic_id))
+			continue;
+		struct topic_id *t = tid_find(cl, mt->name);
+		if (t && memcmp(&t->id, &mt->topic_id, sizeof(t->id)) == 0)
+			continue;
+		if (t) {
+			char was[23], now[23];
+			kf_uuid_format(&t->id, was);
+			kf_uuid_format(&mt->topic_id, now);
+			kf_warn("cluster", "topic %s was deleted and created again (id %s -> %s)",
+				mt->name, was, now);
+			t->id = mt->topic_id;
+			if (cl->on_recreated)
+				cl->on_recreated(cl->recreated_opaque, mt->name);
+			continue;
+		}
+		if (cl->ntids == cl->captids) {
+			int cap = cl->captids ? cl->captids * 2 : 8;
+			struct topic_id *nt = realloc(cl->tids, (size_t)cap * sizeof(*nt));
+			if (!nt)
+				return; /* no id: requests name the topic instead */
+			cl->tids = nt;
+			cl->captids = cap;
+		}
+		char *name = strdup(mt->name);
+		if (!name)
+			return;
+		cl->tids[cl->ntids++] = (struct topic_id){ name, mt->topic_id };
+	}
+}
+
+int kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md)
+{
+	if (md->error_code) {
+		kf_warn("cluster", "Metadata answered %s", kf_kafka_err_name(md->error_code));
+		if (md->error_code == KF_KERR_REBOOTSTRAP_REQUIRED) {
+			/* KIP-1102: forget the brokers, start over from bootstrap. */
+			for (int j = 0; j < cl->nbrokers; j++)
+				drop(&cl->brokers[j]);
+			cl->nbrokers = 0;
+			for (int j = 0; j < cl->nboot; j++)
+				drop(&cl->boot[j]);
+		}
+		return KF_EAGAIN;
+	}
+	note_topic_ids(cl, md);
 	int n = md->brokers.n > 0 ? md->brokers.n : 0;
 	struct broker *nb = calloc((size_t)(n ? n : 1), sizeof(*nb));
 	if (!nb)
-		return; /* keep the old table; the next refresh tries again */
+		return KF_OK; /* keep the old table; the next refresh tries again */
 	int k = 0;
 	for (int i = 0; i < n; i++) {
 		const struct kf_metadata_resp_broker *mb = &KF_AT(md->brokers, struct kf_metadata_resp_broker, i);
@@ -196,6 +330,7 @@ void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp
 	free(cl->brokers);
 	cl->brokers = nb;
 	cl->nbrokers = k;
+	return KF_OK;
 }
 
 struct kf_conn *kf_cluster_broker(struct kf_cluster *cl, int32_t node_id)

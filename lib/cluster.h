@@ -7,11 +7,17 @@
  * connection, one that left the cluster is dropped.  Until the first
  * Metadata answer, only the bootstrap connections exist.
  *
+ * It also keeps each topic's id (KIP-516) from every Metadata answer that
+ * carries one (v10+): Fetch v13+, OffsetCommit v10+ and OffsetFetch v10+
+ * name topics by id.  A topic whose id changes was deleted and created
+ * again under the same name; the on_topic_recreated callback hears of it.
+ *
  * Runs in the supervisor's loop; never blocks.
  */
 #ifndef KF_CLUSTER_H
 #define KF_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,8 +38,25 @@ struct kf_cluster *kf_cluster_new(struct ev_loop *loop, struct kf_resolver *res,
 /* Frees every connection (their requests fail with KF_ECLOSED). */
 void kf_cluster_free(struct kf_cluster *cl);
 
-/* Replace the broker table with md's brokers. */
-void kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md);
+/*
+ * Replace the broker table with md's brokers and record its topic ids.
+ * Returns KF_OK, or KF_EAGAIN when the answer carries a top-level error
+ * (Metadata v13+) and was not used: on REBOOTSTRAP_REQUIRED every broker
+ * connection is dropped and the bootstrap addresses are asked next.
+ */
+int kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md);
+
+/* topic's id into *id; false when no Metadata answer gave one (the broker
+ * predates topic ids, or it was not asked about the topic yet). */
+bool kf_cluster_topic_id(const struct kf_cluster *cl, const char *topic, struct kf_uuid *id);
+/* The topic known by id, or NULL. */
+const char *kf_cluster_topic_name(const struct kf_cluster *cl, const struct kf_uuid *id);
+/* Called (from kf_cluster_set_brokers) when a topic's id changes. */
+void kf_cluster_on_topic_recreated(struct kf_cluster *cl,
+				   void (*cb)(void *opaque, const char *topic), void *opaque);
+bool kf_uuid_is_zero(const struct kf_uuid *id);
+/* Kafka's text form of a topic id: URL-safe base64, no padding (22 chars). */
+void kf_uuid_format(const struct kf_uuid *id, char out[23]);
 
 /* The connection to broker node_id, made on first use; NULL if the node is
  * not in the table. */
@@ -52,6 +75,18 @@ struct kf_conn *kf_cluster_coordinator(struct kf_cluster *cl, int32_t node_id);
 struct kf_conn *kf_cluster_any(struct kf_cluster *cl);
 
 int kf_cluster_broker_count(const struct kf_cluster *cl);
+
+/* One entry of the broker table, for the status. */
+struct kf_cluster_broker {
+	int32_t node_id;        /* -1: a bootstrap address */
+	const char *host;
+	int port;
+	struct kf_conn *conn;   /* NULL until first used */
+	struct kf_conn *coord;  /* the coordinator connection, NULL if none */
+};
+/* Entry i: the brokers of the last Metadata answer, or the bootstrap
+ * addresses while no answer came.  false past the last one. */
+bool kf_cluster_broker_at(const struct kf_cluster *cl, int i, struct kf_cluster_broker *out);
 
 /* Split "host:port" (or "[v6]:port") into host and port; KF_OK or KF_EPROTO. */
 int kf_parse_hostport(const char *s, size_t len, char *host, size_t hostlen, int *port);

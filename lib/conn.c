@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -73,6 +75,31 @@ struct kf_conn {
 	bool backoff_active;
 	int fail_streak; /* failures since the last time it was ready */
 
+	/* KIP-219: nothing is written while unmute runs (until mute_until). */
+	ev_timer unmute;
+	ev_tstamp mute_until;      /* ev_now() time base */
+	int64_t mute_until_mono;   /* the same in CLOCK_MONOTONIC ms, for callers */
+	int64_t throttle_total_ms;
+	/* Under a lasting quota every answer starts a new mute: one info line
+	 * a minute, with what went unlogged since the last one. */
+	ev_tstamp throttle_logged;
+	int throttle_unlogged;
+	int64_t throttle_unlogged_ms;
+
+	/* The last answer that could not be decoded, to tell a repeat (which
+	 * keeps the backoff growing and is logged briefly) from a new one. */
+	struct {
+		int16_t api, ver;
+		int count;          /* consecutive identical failures; 0 = none */
+		ev_tstamp logged;   /* when a line about it was last written */
+		char text[256];
+	} bad;
+
+	/* Status: the last failure (kept after recovering) and since when up. */
+	int last_err;
+	int64_t last_err_at_ms, up_since_ms; /* wall clock */
+	char last_err_msg[256];
+
 	struct kf_addrs addrs;
 	int addr_idx;
 	void *tctx; /* transport state, NULL for plain TCP */
@@ -93,6 +120,7 @@ struct kf_conn {
 	bool versions_known;
 	int16_t apiv_ver; /* ApiVersions version to ask with */
 	struct kf_api_versions_req apiv_obj;
+	char sw_name[32], sw_version[64]; /* ClientSoftware*, as Kafka accepts them */
 
 	kf_conn_state_cb *state_cb;
 	void *opaque;
@@ -115,6 +143,39 @@ static void rearm_timer(struct kf_conn *c);
 static void start_connect(struct kf_conn *c);
 static void kick(struct kf_conn *c);
 static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_unmute(struct ev_loop *loop, ev_timer *w, int revents);
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ASCII only: the locale must not widen what Kafka's regex accepts. */
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+size_t kf_conn_sanitize_software(const char *in, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return 0;
+	const char *p = in ? in : "";
+	size_t n = 0;
+	while (*p && !is_alnum(*p))
+		p++;
+	for (; *p && n + 1 < outlen; p++)
+		out[n++] = is_alnum(*p) || *p == '.' || *p == '-' ? *p : '-';
+	while (n > 0 && !is_alnum(out[n - 1]))
+		n--;
+	if (n == 0)
+		for (p = "unknown"; *p && n + 1 < outlen; p++)
+			out[n++] = *p;
+	out[n] = '\0';
+	return n;
+}
 
 /* ------------------------------------------------------------ lists */
 
@@ -253,6 +314,8 @@ struct kf_conn *kf_conn_new(struct ev_loop *loop, struct kf_resolver *res,
 	c->backoff_ms = c->o.backoff_min_ms;
 	c->next_corr = 1;
 	c->apiv_ver = kf_api_api_versions.vmax;
+	kf_conn_sanitize_software("kfork", c->sw_name, sizeof(c->sw_name));
+	kf_conn_sanitize_software(PACKAGE_VERSION, c->sw_version, sizeof(c->sw_version));
 	kf_wr_init(&c->out);
 	kf_arena_init(&c->arena);
 	ev_init(&c->rio, NULL);
@@ -261,6 +324,7 @@ struct kf_conn *kf_conn_new(struct ev_loop *loop, struct kf_resolver *res,
 	ev_init(&c->backoff, on_backoff);
 	ev_init(&c->kick, NULL);
 	ev_init(&c->reauth, NULL);
+	ev_init(&c->unmute, on_unmute);
 	return c;
 }
 
@@ -299,6 +363,7 @@ static void really_free(struct kf_conn *c)
 	ev_timer_stop(c->loop, &c->backoff);
 	ev_timer_stop(c->loop, &c->kick);
 	ev_timer_stop(c->loop, &c->reauth);
+	ev_timer_stop(c->loop, &c->unmute);
 	kf_wr_free(&c->out);
 	free(c->frame);
 	kf_arena_free(&c->arena);
@@ -330,6 +395,44 @@ int16_t kf_conn_version(const struct kf_conn *c, int16_t api_key)
 	return hi >= lo && c->vmax[api_key] >= 0 ? hi : -1;
 }
 
+int kf_conn_versions(const struct kf_conn *c, int16_t *keys, int16_t *vers, int max)
+{
+	size_t n;
+	const struct kf_api *const *apis = kf_proto_apis(&n);
+	int got = 0;
+	for (size_t i = 0; i < n && got < max; i++) {
+		int16_t v = kf_conn_version(c, apis[i]->key);
+		if (v < 0)
+			continue;
+		keys[got] = apis[i]->key;
+		vers[got++] = v;
+	}
+	return got;
+}
+
+int kf_conn_last_error(const struct kf_conn *c, const char **msg, int64_t *at_ms)
+{
+	if (msg)
+		*msg = c->last_err ? c->last_err_msg : NULL;
+	if (at_ms)
+		*at_ms = c->last_err ? c->last_err_at_ms : 0;
+	return c->last_err;
+}
+
+int64_t kf_conn_up_since(const struct kf_conn *c)
+{
+	return c->state == KF_CONN_READY ? c->up_since_ms : 0;
+}
+
+int kf_conn_decode_failures(const struct kf_conn *c) { return c->bad.count; }
+
+int64_t kf_conn_throttled_until(const struct kf_conn *c)
+{
+	return ev_is_active(&c->unmute) ? c->mute_until_mono : 0;
+}
+
+int64_t kf_conn_throttle_total_ms(const struct kf_conn *c) { return c->throttle_total_ms; }
+
 /* Close the socket and transport; requests already written fail with err
  * (their answers can never come), pending ones stay for the next attempt. */
 static void teardown(struct kf_conn *c, int err, const char *why)
@@ -343,6 +446,9 @@ static void teardown(struct kf_conn *c, int err, const char *why)
 	ev_timer_stop(c->loop, &c->kick);
 	ev_timer_stop(c->loop, &c->reauth);
 	c->reauthing = false;
+	/* The mute belongs to the socket.  Deadlines it moved stay moved. */
+	ev_timer_stop(c->loop, &c->unmute);
+	c->mute_until_mono = 0;
 	if (c->tctx) {
 		c->o.transport->close(c->tctx);
 		c->tctx = NULL;
@@ -383,12 +489,18 @@ static void schedule_reconnect(struct kf_conn *c)
 	ev_timer_start(c->loop, &c->backoff);
 }
 
-/* A failure of the connection: fail what was written, back off, retry if
- * there is still work queued.  Returns false if the connection was freed. */
-static bool conn_fail(struct kf_conn *c, int err, const char *msg)
+/* A failure of the connection: record it, fail what was written, back
+ * off, retry if there is still work queued.  logged: the caller has said
+ * all there is to say about it.  Returns false if the connection was freed. */
+static bool conn_fail_as(struct kf_conn *c, int err, const char *msg, bool logged)
 {
+	c->last_err = err;
+	c->last_err_at_ms = clock_ms(CLOCK_REALTIME);
+	snprintf(c->last_err_msg, sizeof(c->last_err_msg), "%s", msg);
 	/* A broker that stays down is reported once, not at every attempt. */
-	if (c->fail_streak++ == 0)
+	if (logged)
+		kf_debug("conn", "%s: %s (%s)", c->name, msg, kf_conn_state_name(c->state));
+	else if (c->fail_streak++ == 0)
 		kf_warn("conn", "%s: %s (%s)", c->name, msg, kf_conn_state_name(c->state));
 	else
 		kf_debug("conn", "%s: %s (%s, attempt %d)", c->name, msg, kf_conn_state_name(c->state),
@@ -410,6 +522,11 @@ static bool conn_fail(struct kf_conn *c, int err, const char *msg)
 		return false;
 	rearm_timer(c);
 	return true;
+}
+
+static bool conn_fail(struct kf_conn *c, int err, const char *msg)
+{
+	return conn_fail_as(c, err, msg, false);
 }
 
 void kf_conn_close(struct kf_conn *c, int err, const char *why)
@@ -584,8 +701,8 @@ static void queue_apiversions(struct kf_conn *c)
 		conn_fail(c, KF_ENOMEM, "out of memory");
 		return;
 	}
-	c->apiv_obj.client_software_name = "kfork";
-	c->apiv_obj.client_software_version = PACKAGE_VERSION;
+	c->apiv_obj.client_software_name = c->sw_name;
+	c->apiv_obj.client_software_version = c->sw_version;
 	r->api = &kf_api_api_versions;
 	r->ver = c->apiv_ver;
 	r->max_ver = c->apiv_ver;
@@ -645,6 +762,17 @@ static void on_connected(struct kf_conn *c)
 
 /* ------------------------------------------------------------ sending */
 
+/* A new request's deadline.  While the connection is muted (KIP-219) the
+ * rest of the mute does not count against its timeout. */
+static ev_tstamp req_deadline(struct kf_conn *c, int timeout_ms)
+{
+	ev_tstamp now = ev_now(c->loop);
+	ev_tstamp d = now + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
+	if (ev_is_active(&c->unmute) && c->mute_until > now)
+		d += c->mute_until - now;
+	return d;
+}
+
 int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void *req,
 		 int timeout_ms, kf_conn_resp_cb *cb, void *opaque)
 {
@@ -660,7 +788,7 @@ int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void
 	r->obj = req;
 	r->cb = cb;
 	r->opaque = opaque;
-	r->deadline = ev_now(c->loop) + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
+	r->deadline = req_deadline(c, timeout_ms);
 	list_push(&c->pending, r);
 	if (c->state == KF_CONN_DOWN && !c->backoff_active)
 		start_connect(c);
@@ -684,7 +812,7 @@ static struct req *auth_req(struct kf_conn *c, int timeout_ms, kf_conn_resp_cb *
 	r->cb = cb;
 	r->opaque = opaque;
 	r->auth = true;
-	r->deadline = ev_now(c->loop) + (timeout_ms > 0 ? timeout_ms : c->o.request_timeout_ms) / 1000.0;
+	r->deadline = req_deadline(c, timeout_ms);
 	*rc = KF_OK;
 	return r;
 }
@@ -737,11 +865,47 @@ int kf_conn_send_auth_raw(struct kf_conn *c, const void *token, size_t len, int 
 }
 
 
+/*
+ * What was negotiated, once per socket, for the operator: every API this
+ * client speaks with the version it will use ("-": none), named as Kafka's
+ * ApiKeys constants (LEAVE_GROUP=4).  Not "LeaveGroup": in a log that name
+ * means such a request went out, and operators and tests grep for it.
+ */
+static void log_versions(struct kf_conn *c)
+{
+	char line[320];
+	size_t n, len;
+	const struct kf_api *const *apis = kf_proto_apis(&n);
+	int w = snprintf(line, sizeof(line), "ApiVersions v%d:", c->apiv_ver);
+	len = w > 0 ? (size_t)w : 0;
+	for (size_t i = 0; i < n && len + 24 < sizeof(line); i++) {
+		line[len++] = ' ';
+		for (const char *p = apis[i]->name; *p && len + 8 < sizeof(line); p++) {
+			if (*p >= 'A' && *p <= 'Z' && p != apis[i]->name)
+				line[len++] = '_';
+			line[len++] = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+		}
+		int16_t v = kf_conn_version(c, apis[i]->key);
+		if (v >= 0)
+			w = snprintf(line + len, sizeof(line) - len, "=%d", v);
+		else
+			w = snprintf(line + len, sizeof(line) - len, "=-");
+		len += w > 0 ? (size_t)w : 0;
+	}
+	line[len < sizeof(line) ? len : sizeof(line) - 1] = '\0';
+	kf_info("conn", "%s: %s", c->name, line);
+}
+
 /* Versions known and authenticated: let requests flow.  Returns false if
  * the connection was freed by the state callback. */
 static bool become_ready(struct kf_conn *c)
 {
-	c->backoff_ms = c->o.backoff_min_ms;
+	/* An answer that cannot be decoded will most likely come again on the
+	 * new socket: keep backing off until that API answers well. */
+	if (c->bad.count == 0)
+		c->backoff_ms = c->o.backoff_min_ms;
+	c->up_since_ms = clock_ms(CLOCK_REALTIME);
+	log_versions(c);
 	if (c->fail_streak)
 		kf_info("conn", "%s: connected after %d failed attempts", c->name, c->fail_streak);
 	c->fail_streak = 0;
@@ -865,6 +1029,9 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->fd == -1 || (c->state != KF_CONN_APIVERSIONS && c->state != KF_CONN_AUTH &&
 			    c->state != KF_CONN_READY))
 		return;
+	/* Muted by the broker (KIP-219): on_unmute kicks again. */
+	if (ev_is_active(&c->unmute))
+		return;
 	/* Encode every eligible pending request, in order, behind what is
 	 * already being written. */
 	for (struct req *r = c->pending.head, *next; r; r = next) {
@@ -912,6 +1079,165 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ------------------------------------------------------------ receiving */
+
+/*
+ * KIP-219: the first version of each API whose answer a broker sends at
+ * once and then mutes the channel for ThrottleTimeMs; before it the broker
+ * delayed the answer itself.  From the "Starting in version N, on quota
+ * violation, brokers send out responses before throttling" comment of each
+ * <Name>Response.json in Kafka's clients/src/main/resources/common/message/.
+ * SaslHandshake and SaslAuthenticate answers carry no throttle time.
+ */
+static const struct {
+	int16_t key, ver;
+} kip219[] = {
+	{ KF_API_FETCH, 8 },
+	{ KF_API_LIST_OFFSETS, 3 },
+	{ KF_API_METADATA, 6 },
+	{ KF_API_OFFSET_COMMIT, 4 },
+	{ KF_API_OFFSET_FETCH, 4 },
+	{ KF_API_FIND_COORDINATOR, 2 },
+	{ KF_API_JOIN_GROUP, 3 },
+	{ KF_API_HEARTBEAT, 2 },
+	{ KF_API_LEAVE_GROUP, 2 },
+	{ KF_API_SYNC_GROUP, 2 },
+	{ KF_API_API_VERSIONS, 2 },
+};
+
+/* The top-level ThrottleTimeMs field of api's response, or NULL; looked up
+ * by name once per API (conn runs in one thread: the supervisor's loop). */
+static const struct kf_field *throttle_field(const struct kf_api *api)
+{
+	static const struct kf_field *field[MAX_API_KEY];
+	static bool looked[MAX_API_KEY];
+	if (api->key < 0 || api->key >= MAX_API_KEY)
+		return NULL;
+	if (!looked[api->key]) {
+		const struct kf_schema *s = api->resp;
+		for (uint16_t i = 0; i < s->nfields; i++)
+			if (s->fields[i].type == KF_T_I32 && s->fields[i].tag < 0 &&
+			    strcmp(s->fields[i].name, "ThrottleTimeMs") == 0)
+				field[api->key] = &s->fields[i];
+		looked[api->key] = true;
+	}
+	return field[api->key];
+}
+
+static void on_unmute(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, unmute));
+	c->mute_until_mono = 0;
+	kf_debug("conn", "%s: throttle over", c->name);
+	kick(c);
+}
+
+/* At most one info line about throttling per connection this often. */
+#define THROTTLE_LOG_S 60.
+
+/* Mute the connection for ms from now (or longer, if it already is).
+ * Requests not yet written get their deadlines moved by the added mute. */
+static void mute(struct kf_conn *c, int32_t ms, const struct kf_api *api, int16_t ver)
+{
+	ev_tstamp now = ev_now(c->loop);
+	ev_tstamp until = now + ms / 1000.0;
+	bool muted = ev_is_active(&c->unmute);
+	ev_tstamp from = muted && c->mute_until > now ? c->mute_until : now;
+	if (until <= from)
+		return;
+	for (struct req *r = c->pending.head; r; r = r->next)
+		r->deadline += until - from;
+	if (c->state != KF_CONN_READY)
+		c->connect_deadline += until - from;
+	if (muted) {
+		kf_debug("conn", "%s: throttle extended to %d ms from now (%s v%d)", c->name, (int)ms,
+			 api->name, ver);
+	} else if (c->throttle_logged > 0 && now - c->throttle_logged < THROTTLE_LOG_S) {
+		kf_debug("conn", "%s: throttled by the broker for %d ms (%s v%d)", c->name, (int)ms,
+			 api->name, ver);
+		c->throttle_unlogged++;
+		c->throttle_unlogged_ms += ms;
+	} else {
+		char more[96] = "";
+		if (c->throttle_unlogged > 0)
+			snprintf(more, sizeof(more), "; %d more throttles, %" PRId64 " ms in all,"
+				 " since the last such line", c->throttle_unlogged,
+				 c->throttle_unlogged_ms);
+		kf_info("conn", "%s: throttled by the broker for %d ms (%s v%d)%s", c->name, (int)ms,
+			api->name, ver, more);
+		c->throttle_logged = now;
+		c->throttle_unlogged = 0;
+		c->throttle_unlogged_ms = 0;
+	}
+	c->mute_until = until;
+	c->mute_until_mono = clock_ms(CLOCK_MONOTONIC) + ms;
+	ev_timer_stop(c->loop, &c->unmute);
+	ev_timer_set(&c->unmute, until - now, 0.);
+	ev_timer_start(c->loop, &c->unmute);
+	rearm_timer(c);
+}
+
+/* A decoded answer's ThrottleTimeMs: counted, and muting from KIP-219 on. */
+static void note_throttle(struct kf_conn *c, const struct kf_api *api, int16_t ver,
+			  const void *resp)
+{
+	const struct kf_field *f = throttle_field(api);
+	if (!f || ver < f->vmin || ver > f->vmax)
+		return;
+	int32_t ms;
+	memcpy(&ms, (const char *)resp + f->off, sizeof(ms));
+	if (ms <= 0)
+		return;
+	c->throttle_total_ms += ms;
+	int16_t from = -1;
+	for (size_t i = 0; i < sizeof(kip219) / sizeof(kip219[0]); i++)
+		if (kip219[i].key == api->key)
+			from = kip219[i].ver;
+	if (from < 0 || ver < from) {
+		kf_debug("conn", "%s: %s v%d answer was held back %d ms by the broker (quota)",
+			 c->name, api->name, ver, (int)ms);
+		return;
+	}
+	mute(c, ms, api, ver);
+}
+
+/* An answer of api that decoded: a streak of failures with it is over. */
+static void note_decoded(struct kf_conn *c, const struct kf_api *api)
+{
+	if (c->bad.count == 0 || c->bad.api != api->key)
+		return;
+	kf_info("conn", "%s: %s answers decode again (after %d failures)", c->name, api->name,
+		c->bad.count);
+	c->bad.count = 0;
+	c->backoff_ms = c->o.backoff_min_ms;
+}
+
+/* An answer that cannot be decoded (err names API, version and byte).  The
+ * first of a kind is an error line; the same again is a warning with the
+ * count, at powers of two or after 30 s of silence. */
+static void note_undecodable(struct kf_conn *c, const struct kf_api *api, int16_t ver,
+			     const char *err)
+{
+	ev_tstamp now = ev_now(c->loop);
+	if (c->bad.count == 0 || c->bad.api != api->key || c->bad.ver != ver ||
+	    strcmp(c->bad.text, err) != 0) {
+		c->bad.api = api->key;
+		c->bad.ver = ver;
+		c->bad.count = 1;
+		c->bad.logged = now;
+		snprintf(c->bad.text, sizeof(c->bad.text), "%s", err);
+		kf_err("conn", "%s: cannot decode the answer: %s", c->name, err);
+		return;
+	}
+	c->bad.count++;
+	if ((c->bad.count & (c->bad.count - 1)) == 0 || now - c->bad.logged >= 30.) {
+		kf_warn("conn", "%s: cannot decode the answer again (%d times): %s", c->name,
+			c->bad.count, err);
+		c->bad.logged = now;
+	} else {
+		kf_debug("conn", "%s: cannot decode the answer again (%d times)", c->name,
+			 c->bad.count);
+	}
+}
 
 /* The ApiVersions answer: record the broker's ranges, or fall back to the
  * version the broker named (KIP-511).  Returns false if the conn failed. */
@@ -967,6 +1293,7 @@ static bool handle_apiversions(struct kf_conn *c, struct req *r, const uint8_t *
 		kf_arena_free(&c->arena);
 		return conn_fail(c, KF_EPROTO, m);
 	}
+	note_throttle(c, r->api, r->ver, &resp);
 	for (int i = 0; i < MAX_API_KEY; i++)
 		c->vmin[i] = c->vmax[i] = -1;
 	for (int32_t i = 0; i < resp.api_keys.n; i++) {
@@ -1021,17 +1348,28 @@ static bool handle_frame(struct kf_conn *c, const uint8_t *buf, size_t len)
 		list_push(&c->sent, r);
 		return conn_fail(c, KF_ENOMEM, "out of memory");
 	}
-	char err[256];
+	char err[256] = "";
 	int rc = kf_proto_decode_response(buf, len, r->api, r->ver, &c->arena, resp, &corr, err,
 					  sizeof(err));
-	if (rc != KF_OK)
-		kf_warn("conn", "%s: %s", c->name, err);
-	bool alive = complete(c, r, rc, rc == KF_OK ? resp : NULL);
-	if (alive)
-		kf_arena_free(&c->arena);
-	if (alive && rc != KF_OK)
-		return conn_fail(c, KF_EPROTO, "malformed response");
-	return alive;
+	if (rc == KF_OK) {
+		note_throttle(c, r->api, r->ver, resp);
+		note_decoded(c, r->api);
+		bool alive = complete(c, r, KF_OK, resp);
+		if (alive)
+			kf_arena_free(&c->arena);
+		return alive;
+	}
+	if (!err[0])
+		snprintf(err, sizeof(err), "%s v%d response: %s at byte ? of %zu", r->api->name,
+			 r->ver, kf_strerror(rc), len);
+	note_undecodable(c, r->api, r->ver, err);
+	char m[300];
+	snprintf(m, sizeof(m), "cannot decode the answer: %s", err);
+	if (!complete(c, r, rc, NULL))
+		return false;
+	kf_arena_free(&c->arena);
+	/* Already logged: the connection only goes to backoff. */
+	return conn_fail_as(c, KF_EPROTO, m, true);
 }
 
 static ssize_t conn_read(struct kf_conn *c, void *buf, size_t n, bool *fatal, char *err,

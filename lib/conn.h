@@ -17,6 +17,18 @@
  * answer would be read as the next one's.  Teardown fails every request in
  * flight with the error that caused it; the owner decides what to retry.
  *
+ * Quotas (KIP-219): from the version of each API where the broker answers
+ * first and throttles after, an answer with ThrottleTimeMs > 0 mutes the
+ * connection: nothing more is written until that time has passed.  Queued
+ * requests wait; their deadlines move by the mute, so none times out
+ * merely because of it.  Before those versions the broker delayed the
+ * answer itself and nothing is muted.
+ *
+ * A response that cannot be decoded fails the connection like any other
+ * failure, but the backoff is not reset by the next successful connect
+ * while the same failure (API, version, message) keeps coming back: only a
+ * good answer of that API resets it.
+ *
  * Never blocks: sockets are non-blocking, names resolve through c-ares.
  * Response frames are bounded by max_response_bytes.
  */
@@ -121,6 +133,46 @@ int kf_conn_inflight(const struct kf_conn *c);            /* queued + sent */
  * there is none (or versions are not known yet).
  */
 int16_t kf_conn_version(const struct kf_conn *c, int16_t api_key);
+/*
+ * The negotiated version of every API this client speaks (kf_proto_apis
+ * order) that the broker speaks too: up to max pairs into keys[] and vers[].
+ * Returns the number of pairs written; 0 while versions are not known.
+ */
+int kf_conn_versions(const struct kf_conn *c, int16_t *keys, int16_t *vers, int max);
+
+/*
+ * For status pages.  kf_conn_last_error: the KF_* code of the last failure
+ * of the connection (connect refused, name resolution, TLS, authentication,
+ * an undecodable answer, a timeout, kf_conn_close), 0 if it never failed;
+ * then *msg gets its text (NULL if none; owned by the connection, valid
+ * until its next failure) and *at_ms when it happened (wall clock, ms since
+ * the epoch); either pointer may be NULL.  A success clears nothing.
+ * kf_conn_up_since: wall clock ms when the connection last became ready, or
+ * 0 when it is not ready now.
+ */
+int kf_conn_last_error(const struct kf_conn *c, const char **msg, int64_t *at_ms);
+int64_t kf_conn_up_since(const struct kf_conn *c);
+/* Consecutive failures to decode an answer with the same API, version and
+ * message, across reconnects; 0 after a good answer of that API. */
+int kf_conn_decode_failures(const struct kf_conn *c);
+
+/*
+ * KIP-219 throttling: the CLOCK_MONOTONIC time in ms until which the
+ * connection is muted, or 0 when it is not; and the sum of every
+ * ThrottleTimeMs the broker reported on this connection (muting or not).
+ */
+int64_t kf_conn_throttled_until(const struct kf_conn *c);
+int64_t kf_conn_throttle_total_ms(const struct kf_conn *c);
+
+/*
+ * Map in (NULL: "") to a string Kafka accepts as ClientSoftwareName and
+ * ClientSoftwareVersion (KIP-511 regex [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?;
+ * a broker answers INVALID_REQUEST to anything else): every other
+ * character becomes '-', leading and trailing non-alphanumerics are
+ * dropped, an empty result is "unknown".  Writes at most outlen - 1 bytes
+ * and a NUL into out (nothing if outlen is 0); returns the length written.
+ */
+size_t kf_conn_sanitize_software(const char *in, char *out, size_t outlen);
 
 /*
  * Queue a request: api_key with the request struct req.  The version is the

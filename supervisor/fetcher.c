@@ -26,7 +26,10 @@
 #include "log.h"
 #include "proto_msgs.h"
 
-#define FETCH_MAX_VERSION 12
+#define FETCH_MAX_VERSION 18
+/* The last Fetch version that names topics; v13+ use topic ids (KIP-516),
+ * so a request goes out at most at v12 when an id is not known. */
+#define FETCH_NAMES_MAX_VERSION 12
 /* Answers in a row with only part of the first batch: corrupt. */
 #define INCOMPLETE_MAX 5
 
@@ -229,6 +232,10 @@ static void on_metadata(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 	freq_free(q);
 	if (!f)
 		return;
+	/* Dropped brokers fail their requests from inside this call: with
+	 * md_inflight still set their answers only mark md_wanted. */
+	if (!err && kf_cluster_set_brokers(f->cl, resp) != KF_OK)
+		err = KF_EAGAIN; /* a top-level error, logged by the cluster */
 	if (err) {
 		f->md_inflight = false;
 		kf_warn("fetcher", "metadata from %s: %s", c ? kf_conn_name(c) : "?", kf_strerror(err));
@@ -237,9 +244,6 @@ static void on_metadata(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 	}
 	const struct kf_metadata_resp *md = resp;
 	f->n.metadata++;
-	/* Dropped brokers fail their requests from inside this call: with
-	 * md_inflight still set their answers only mark md_wanted. */
-	kf_cluster_set_brokers(f->cl, md);
 	f->md_inflight = false;
 	bool missing = false;
 	for (uint32_t s = 0; s < f->nslots; s++) {
@@ -551,6 +555,18 @@ static void fetch_done(struct kf_fetcher *f, struct freq *q)
 		b->inflight = NULL;
 }
 
+/* The name of the topic q asked for by id (Fetch v13+ answers by id). */
+static const char *request_topic(const struct freq *q, const struct kf_uuid *id)
+{
+	const struct kf_array *ts = &q->req.fetch.topics;
+	for (int32_t i = 0; i < ts->n; i++) {
+		const struct kf_fetch_req_topic *t = &KF_AT(*ts, struct kf_fetch_req_topic, i);
+		if (memcmp(&t->topic_id, id, sizeof(*id)) == 0)
+			return t->topic;
+	}
+	return NULL;
+}
+
 static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct freq *q = opaque;
@@ -586,12 +602,13 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 	int cursor = 0;
 	for (int32_t i = 0; i < r->responses.n; i++) {
 		const struct kf_fetch_resp_topic *rt = &KF_AT(r->responses, struct kf_fetch_resp_topic, i);
-		if (!rt->topic)
+		const char *topic = rt->topic ? rt->topic : request_topic(q, &rt->topic_id);
+		if (!topic)
 			continue;
 		for (int32_t j = 0; j < rt->partitions.n; j++) {
 			const struct kf_fetch_resp_partition *rp =
 				&KF_AT(rt->partitions, struct kf_fetch_resp_partition, j);
-			struct fent *e = find_ent(q, &cursor, rt->topic, rp->partition_index);
+			struct fent *e = find_ent(q, &cursor, topic, rp->partition_index);
 			struct part *p = e ? slot_part(f, e->slot) : NULL;
 			/* Unasked, reassigned, or moved by a seek meanwhile. */
 			if (p && p->position == e->offset)
@@ -642,8 +659,9 @@ static void rotate_topics(struct kf_fetcher *f, int n)
 	memcpy(f->pick, tmp, sizeof(*tmp) * (size_t)n);
 }
 
-/* Fill q's request with the n slots in f->pick (grouped by topic). */
-static int build_fetch(struct kf_fetcher *f, struct freq *q, int n)
+/* Fill q's request with the n slots in f->pick (grouped by topic); lower
+ * *maxv to the last version with topic names when an id is missing. */
+static int build_fetch(struct kf_fetcher *f, struct freq *q, int n, int16_t *maxv)
 {
 	struct kf_fetch_req *req = &q->req.fetch;
 	kf_proto_defaults(kf_api_fetch.req, req);
@@ -670,6 +688,9 @@ static int build_fetch(struct kf_fetcher *f, struct freq *q, int n)
 			k++;
 		t++;
 		ts[t].topic = kf_arena_strndup(&q->arena, p0->topic, strlen(p0->topic));
+		if ((!kf_cluster_topic_id(f->cl, p0->topic, &ts[t].topic_id) ||
+		     kf_uuid_is_zero(&ts[t].topic_id)) && *maxv > FETCH_NAMES_MAX_VERSION)
+			*maxv = FETCH_NAMES_MAX_VERSION;
 		struct kf_fetch_req_partition *ps =
 			kf_proto_array_new(ts_s, &ts[t], "Partitions", k - i, &q->arena);
 		if (!ts[t].topic || !ps)
@@ -709,7 +730,7 @@ static void send_fetch(struct kf_fetcher *f, struct broker *b, ev_tstamp now)
 	q->node = b->node;
 	int16_t maxv = f->conf.max_version;
 	int timeout = f->conf.fetch_max_wait_ms + f->conf.request_timeout_ms;
-	if (build_fetch(f, q, n) != KF_OK ||
+	if (build_fetch(f, q, n, &maxv) != KF_OK ||
 	    kf_conn_send(c, KF_API_FETCH, maxv, &q->req.fetch, timeout, on_fetch, q) != KF_OK) {
 		kf_err("fetcher", "cannot send Fetch to node %d", b->node);
 		freq_free(q);

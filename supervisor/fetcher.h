@@ -12,8 +12,10 @@
  * Fetch sessions are not used: every request is a full, sessionless fetch
  * (SessionId 0, SessionEpoch -1).  That costs request bytes per partition
  * but no session state, and is what a broker must always accept.  Fetch
- * versions are capped at 12, the last that names topics (kfork has no
- * topic ids), as the Java fetcher does without them.
+ * v13+ names topics by id (KIP-516): the ids come from Metadata (the
+ * cluster keeps them), and a request that would include a topic without a
+ * known id goes out at v12, the last that names topics, as the Java
+ * fetcher does.
  *
  * Position and back-pressure: each partition has a fetch position, the
  * next offset to deliver.  It moves past each record on_record took and
@@ -63,7 +65,7 @@ struct kf_fetcher_conf {
 	int backoff_ms;                 /* after a partition error; 500 when 0 */
 	int metadata_backoff_ms;        /* between metadata retries; 250 when 0 */
 	int request_timeout_ms;         /* added to fetch_max_wait_ms; 30000 when 0 */
-	int16_t max_version;            /* Fetch version cap, at most 12; 12 when 0 */
+	int16_t max_version;            /* Fetch version cap, at most 18; 18 when 0 */
 	bool verify_crc;                /* check batch CRCs (kforkd: always) */
 };
 

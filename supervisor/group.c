@@ -255,6 +255,24 @@ static struct kf_conn *coord_conn(struct kf_group *g)
 	return g->coord < 0 ? NULL : kf_cluster_coordinator(g->cl, g->coord);
 }
 
+/*
+ * OffsetFetch and OffsetCommit v10+ name topics by id (KIP-516).  Request
+ * entries carry both name and id; the version is capped at 9 when an id is
+ * not known (a broker before 2.8, or no Metadata answer for the topic yet).
+ */
+#define KF_GROUP_NAMES_MAX_VERSION 9
+
+static bool fill_topic_id(struct kf_group *g, const char *topic, struct kf_uuid *id)
+{
+	return kf_cluster_topic_id(g->cl, topic, id) && !kf_uuid_is_zero(id);
+}
+
+/* The topic of a response entry: its name up to v9, its id from v10. */
+static const char *resp_topic(struct kf_group *g, const char *name, const struct kf_uuid *id)
+{
+	return name ? name : kf_cluster_topic_name(g->cl, id);
+}
+
 /* Send q on conn c; on a refusal the callback runs as for a transport error. */
 static void send_req(struct kf_group *g, struct kf_conn *c, int16_t api, int16_t maxv,
 		     struct greq *q, int timeout_ms, kf_conn_resp_cb *cb)
@@ -432,6 +450,11 @@ static void rejoin(struct kf_group *g, const char *why, bool lost)
 	advance(g);
 }
 
+void kf_group_rejoin(struct kf_group *g, const char *why)
+{
+	rejoin(g, why, false);
+}
+
 void kf_group_revoke_done(struct kf_group *g)
 {
 	if (g->state != GS_REVOKING)
@@ -465,12 +488,13 @@ static void on_md_brokers(struct kf_conn *c, int err, int16_t ver, void *resp, v
 	if (!g)
 		return;
 	g->md_inflight = false;
+	if (!err && kf_cluster_set_brokers(g->cl, resp) != KF_OK)
+		err = KF_EAGAIN; /* a top-level error, logged by the cluster */
 	if (err) {
 		kf_info(LOGC, "%s: metadata: %s", g->group, kf_strerror(err));
 		backoff(g);
 		return;
 	}
-	kf_cluster_set_brokers(g->cl, resp);
 	if (!coord_conn(g)) {
 		kf_warn(LOGC, "%s: coordinator %d is not in the metadata", g->group, g->coord);
 		g->coord = -1;
@@ -653,6 +677,8 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 	(void)c, (void)ver;
 	if (!g)
 		return;
+	if (!err && kf_cluster_set_brokers(g->cl, resp) != KF_OK)
+		err = KF_EAGAIN;
 	if (err) {
 		greq_free(q);
 		kf_warn(LOGC, "%s: leader metadata: %s", g->group, kf_strerror(err));
@@ -662,7 +688,6 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 		return;
 	}
 	struct kf_metadata_resp *md = resp;
-	kf_cluster_set_brokers(g->cl, md);
 	struct kf_arena a;
 	kf_arena_init(&a);
 	struct kf_group_topic *topics = kf_arena_alloc(&a, (size_t)(md->topics.n + 1) * sizeof(*topics));
@@ -937,9 +962,10 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 					code = p->error_code;
 					break;
 				}
+				const char *name = resp_topic(g, t->name, &t->topic_id);
 				for (int k = 0; k < g->ntps; k++)
-					if (g->tps[k].partition == p->partition_index && t->name &&
-					    strcmp(g->tps[k].topic, t->name) == 0)
+					if (g->tps[k].partition == p->partition_index && name &&
+					    strcmp(g->tps[k].topic, name) == 0)
 						g->tps[k].offset = p->committed_offset;
 			}
 		}
@@ -989,8 +1015,11 @@ static void send_fetch(struct kf_group *g)
 	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_fetch.req, "Topics");
 	struct kf_offset_fetch_req_topic *ts =
 		kf_proto_array_new(kf_api_offset_fetch.req, f, "Topics", nt, &q->arena);
+	int16_t maxv = -1;
 	for (int k = 0; k < nt; k++) {
 		ts[k].name = kf_arena_strndup(&q->arena, names[k], strlen(names[k]));
+		if (!fill_topic_id(g, names[k], &ts[k].topic_id))
+			maxv = KF_GROUP_NAMES_MAX_VERSION;
 		int n = 0;
 		for (int i = 0; i < g->ntps; i++)
 			n += strcmp(g->tps[i].topic, names[k]) == 0;
@@ -1009,7 +1038,7 @@ static void send_fetch(struct kf_group *g)
 		on_fetch(NULL, KF_OK, -1, &(struct kf_offset_fetch_resp){ .error_code = 0 }, q);
 		return;
 	}
-	send_req(g, coord_conn(g), KF_API_OFFSET_FETCH, -1, q, 30000, on_fetch);
+	send_req(g, coord_conn(g), KF_API_OFFSET_FETCH, maxv, q, 30000, on_fetch);
 }
 
 /* ------------------------------------------------------------ Heartbeat */
@@ -1155,6 +1184,8 @@ static void on_check_md(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 	struct kf_group *g = answer_for(q, GS_STABLE);
 	if (!g)
 		return;
+	if (!err && kf_cluster_set_brokers(g->cl, resp) != KF_OK)
+		err = KF_EAGAIN;
 	if (err) {
 		/* The next tick asks again; the assignment stands meanwhile. */
 		kf_info(LOGC, "%s: metadata for the partition count check: %s", g->group,
@@ -1163,7 +1194,6 @@ static void on_check_md(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 		return;
 	}
 	struct kf_metadata_resp *md = resp;
-	kf_cluster_set_brokers(g->cl, md);
 	int n = q->r.md.topics.n;
 	struct kf_group_topic *cur = kf_arena_alloc(&q->arena, (size_t)(n + 1) * sizeof(*cur));
 	if (!cur)
@@ -1274,14 +1304,18 @@ static void on_commit(struct kf_conn *c, int err, int16_t ver, void *resp, void 
 	int16_t worst = 0;
 	if (!err) {
 		struct kf_offset_commit_resp *r = resp;
+		/* A partition the answer does not mention was not committed. */
+		for (int k = 0; k < q->ntps; k++)
+			q->tps[k].error = KF_KERR_UNKNOWN_SERVER_ERROR;
 		for (int32_t i = 0; i < r->topics.n; i++) {
 			struct kf_offset_commit_resp_topic *t = &KF_AT(r->topics, struct kf_offset_commit_resp_topic, i);
+			const char *name = g ? resp_topic(g, t->name, &t->topic_id) : t->name;
 			for (int32_t j = 0; j < t->partitions.n; j++) {
 				struct kf_offset_commit_resp_partition *p =
 					&KF_AT(t->partitions, struct kf_offset_commit_resp_partition, j);
 				for (int k = 0; k < q->ntps; k++)
-					if (q->tps[k].partition == p->partition_index && t->name &&
-					    strcmp(q->tps[k].topic, t->name) == 0)
+					if (q->tps[k].partition == p->partition_index && name &&
+					    strcmp(q->tps[k].topic, name) == 0)
 						q->tps[k].error = p->error_code;
 				if (p->error_code && (!worst || p->error_code == 27 || p->error_code == 22 ||
 						      p->error_code == 25 || p->error_code == 82))
@@ -1351,12 +1385,15 @@ void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int 
 	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_commit.req, "Topics");
 	struct kf_offset_commit_req_topic *ts =
 		kf_proto_array_new(kf_api_offset_commit.req, oc, "Topics", nt, &q->arena);
+	int16_t maxv = -1;
 	for (int i = 0, t = -1; i < n; ) {
 		int j = i;
 		while (j < n && strcmp(q->tps[j].topic, q->tps[i].topic) == 0)
 			j++;
 		t++;
 		ts[t].name = (char *)q->tps[i].topic;
+		if (!fill_topic_id(g, ts[t].name, &ts[t].topic_id))
+			maxv = KF_GROUP_NAMES_MAX_VERSION;
 		struct kf_offset_commit_req_partition *ps =
 			kf_proto_array_new(ts_s, &ts[t], "Partitions", j - i, &q->arena);
 		for (int k = i; k < j; k++) {
@@ -1366,7 +1403,7 @@ void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int 
 		}
 		i = j;
 	}
-	send_req(g, c, KF_API_OFFSET_COMMIT, -1, q, 30000, on_commit);
+	send_req(g, c, KF_API_OFFSET_COMMIT, maxv, q, 30000, on_commit);
 }
 
 static void on_commit_refused(struct ev_loop *loop, ev_timer *w, int revents)

@@ -134,6 +134,9 @@ void kf_group_free(struct kf_group *g);
 void kf_group_start(struct kf_group *g);
 /* The caller finished what on_revoke asked; the group rejoins. */
 void kf_group_revoke_done(struct kf_group *g);
+/* Leave the current generation and join again (on_revoke first while
+ * stable), e.g. after a subscribed topic was deleted and created again. */
+void kf_group_rejoin(struct kf_group *g, const char *why);
 /* Commit offsets (copied) with the current generation and member id.
  * cb never runs from inside this call. */
 void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int n,

@@ -73,6 +73,7 @@ struct part {
 	bool resetting;     /* waiting for ListOffsets */
 	bool stopped;       /* paused for good (error); needs an operator */
 	bool revoking;      /* unassigned, draining before revoke_done */
+	bool recreated;     /* its topic was deleted and made again */
 	char *topic;
 	uint32_t topic_idx;
 	int32_t partition;
@@ -152,6 +153,7 @@ static struct {
 	int exit_code;
 
 	ev_timer commit_t, reset_t, revoke_t, drain_t, final_t, restart_t, roll_t, ctl_t;
+	ev_timer recreated_t;
 	ev_signal sterm, sint, shup, susr1;
 	const char *pidfile;    /* -p */
 } D;
@@ -893,6 +895,40 @@ static void on_lost(void *opaque, const struct kf_group_tp *tps, int n)
 	}
 }
 
+/*
+ * A subscribed topic was deleted and created again under the same name (a
+ * new topic id).  Its partitions' positions and commit points belong to
+ * the old topic: they are dropped without a commit, and the group rejoins,
+ * so that the new topic's partitions start from their own committed
+ * offsets (none, after a deletion: auto_offset_reset).  From the cluster's
+ * Metadata path, so the work waits for the loop's next turn.
+ */
+static void on_topic_recreated(void *opaque, const char *topic)
+{
+	(void)opaque;
+	bool ours = false;
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && strcmp(D.parts[i].topic, topic) == 0)
+			ours = D.parts[i].recreated = true;
+	if (ours)
+		ev_timer_start(D.loop, &D.recreated_t);
+}
+
+static void on_recreated_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	int n = 0;
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].recreated) {
+			kf_warn(COMP, "%s/%d: topic deleted and created again: dropping the partition"
+				" without a commit", D.parts[i].topic, D.parts[i].partition);
+			slot_release(i);
+			n++;
+		}
+	if (n > 0 && D.g && D.phase == PH_RUN)
+		kf_group_rejoin(D.g, "a topic was deleted and created again");
+}
+
 static void on_fatal(void *opaque, const char *msg)
 {
 	(void)opaque;
@@ -1488,6 +1524,74 @@ static void status_workers(struct kf_json *j)
 	kf_json_end_arr(j);
 }
 
+static void json_time_ms(struct kf_json *j, const char *key, int64_t ms)
+{
+	if (ms <= 0) {
+		kf_json_null(j, key);
+		return;
+	}
+	char buf[40];
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+	kf_json_str(j, key, buf);
+}
+
+/* A broker's main connection, or its coordinator connection when only
+ * that one was used; the latest error of the two. */
+static const struct kf_conn *broker_conn(const struct kf_cluster_broker *b, const char **err,
+					 int64_t *err_at)
+{
+	const struct kf_conn *c = b->conn ? b->conn : b->coord;
+	*err = NULL;
+	*err_at = 0;
+	const struct kf_conn *both[] = { b->conn, b->coord };
+	for (int i = 0; i < 2; i++) {
+		const char *m;
+		int64_t at;
+		if (both[i] && kf_conn_last_error(both[i], &m, &at) && at > *err_at) {
+			*err = m;
+			*err_at = at;
+		}
+	}
+	return c;
+}
+
+/* Every broker (or bootstrap address before the first Metadata answer):
+ * connection state, the last error and when, the negotiated versions. */
+static void status_brokers(struct kf_json *j)
+{
+	kf_json_arr(j, "brokers");
+	struct kf_cluster_broker b;
+	for (int i = 0; D.cl && kf_cluster_broker_at(D.cl, i, &b); i++) {
+		const char *err;
+		int64_t err_at;
+		const struct kf_conn *c = broker_conn(&b, &err, &err_at);
+		kf_json_obj(j, NULL);
+		kf_json_int(j, "node", b.node_id);
+		kf_json_str(j, "host", b.host);
+		kf_json_int(j, "port", b.port);
+		kf_json_str(j, "state", c ? kf_conn_state_name(kf_conn_state(c)) : "unused");
+		json_time_ms(j, "up_since", c ? kf_conn_up_since(c) : 0);
+		kf_json_str(j, "last_error", err);
+		json_time_ms(j, "last_error_at", err_at);
+		kf_json_int(j, "throttled_ms", (b.conn ? kf_conn_throttle_total_ms(b.conn) : 0) +
+			    (b.coord ? kf_conn_throttle_total_ms(b.coord) : 0));
+		int16_t keys[32], vers[32];
+		int nv = c ? kf_conn_versions(c, keys, vers, 32) : 0;
+		kf_json_obj(j, "api_versions");
+		for (int k = 0; k < nv; k++) {
+			const struct kf_api *api = kf_proto_api(keys[k]);
+			if (api)
+				kf_json_int(j, api->name, vers[k]);
+		}
+		kf_json_end_obj(j);
+		kf_json_end_obj(j);
+	}
+	kf_json_end_arr(j);
+}
+
 static void status_json(struct kf_json *j)
 {
 	struct kf_group_counters gc;
@@ -1504,6 +1608,7 @@ static void status_json(struct kf_json *j)
 	kf_json_int(j, "generation", D.g ? kf_group_generation(D.g) : -1);
 	status_assignment(j);
 	status_workers(j);
+	status_brokers(j);
 	kf_json_obj(j, "counters");
 	kf_json_uint(j, "rebalances", gc.rebalances);
 	kf_json_uint(j, "commits", gc.commits);
@@ -1588,6 +1693,14 @@ static void mworker(struct kf_wr *out, const char *name, const char *type, const
 	}
 }
 
+/* name{node="N",address="host:port"}: bootstrap addresses are all node -1. */
+static void mbroker(struct kf_wr *out, const char *name, const struct kf_cluster_broker *b)
+{
+	mprintf(out, "kfork_%s{node=\"%d\",address=\"", name, b->node_id);
+	kf_metrics_label(out, b->host);
+	mprintf(out, ":%d\"}", b->port);
+}
+
 /* The Prometheus text (GET /metrics, kforkctl metrics). */
 static void render_metrics(void *opaque, struct kf_wr *out)
 {
@@ -1602,6 +1715,9 @@ static void render_metrics(void *opaque, struct kf_wr *out)
 	struct kf_group_counters gc;
 	group_counters(&gc);
 	const struct kf_tracker_counters *tc = kf_tracker_totals(D.t);
+	struct kf_fetcher_counters fc = { 0 };
+	if (D.f)
+		kf_fetcher_counters(D.f, &fc);
 	const struct { const char *name, *help; uint64_t v; } totals[] = {
 		{ "rebalances_total", "Generations joined.", gc.rebalances },
 		{ "commits_total", "OffsetCommit requests answered without error.", gc.commits },
@@ -1611,6 +1727,11 @@ static void render_metrics(void *opaque, struct kf_wr *out)
 		{ "records_dispatched_total", "Records handed to workers.", tc->dispatched },
 		{ "records_done_total", "Records the workers finished.", tc->done },
 		{ "records_failed_total", "Records that failed after their retries.", tc->failed },
+		{ "fetch_requests_total", "Fetch requests sent by the current consumer.",
+		  fc.requests },
+		{ "fetch_partition_errors_total",
+		  "Partition error codes in Fetch answers to the current consumer.",
+		  fc.part_errors },
 	};
 	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
 		mhead(out, totals[i].name, "counter", totals[i].help);
@@ -1640,6 +1761,22 @@ static void render_metrics(void *opaque, struct kf_wr *out)
 		"Attempts beyond the first, as the worker's answers report them.", 3);
 	mworker(out, "worker_restarts_total", "counter", "Worker processes started after a death.", 4);
 	mworker(out, "worker_inflight", "gauge", "Records handed to the worker, not answered yet.", 5);
+	mhead(out, "broker_up", "gauge",
+	      "1 when the connection to the broker is ready (node -1: a bootstrap address).");
+	struct kf_cluster_broker b;
+	for (int i = 0; D.cl && kf_cluster_broker_at(D.cl, i, &b); i++) {
+		bool up = (b.conn && kf_conn_state(b.conn) == KF_CONN_READY) ||
+			  (b.coord && kf_conn_state(b.coord) == KF_CONN_READY);
+		mbroker(out, "broker_up", &b);
+		mprintf(out, " %d\n", up);
+	}
+	mhead(out, "broker_throttle_seconds_total", "counter",
+	      "Throttle time the broker reported (KIP-219 quotas).");
+	for (int i = 0; D.cl && kf_cluster_broker_at(D.cl, i, &b); i++) {
+		mbroker(out, "broker_throttle_seconds_total", &b);
+		mprintf(out, " %.3f\n", ((b.conn ? kf_conn_throttle_total_ms(b.conn) : 0) +
+					  (b.coord ? kf_conn_throttle_total_ms(b.coord) : 0)) / 1000.);
+	}
 	mpart(out, "partition_lag", "High watermark minus the committed offset.", 0);
 	mpart(out, "partition_committed_offset", "The last offset committed.", 1);
 	mpart(out, "partition_position", "The next offset to fetch.", 2);
@@ -1730,7 +1867,10 @@ static int setup_cluster(char *err, size_t errlen)
 		return KF_ERR;
 	}
 	D.cl = kf_cluster_new(D.loop, D.res, &co, err, errlen);
-	return D.cl ? KF_OK : KF_ERR;
+	if (!D.cl)
+		return KF_ERR;
+	kf_cluster_on_topic_recreated(D.cl, on_topic_recreated, NULL);
+	return KF_OK;
 }
 
 /* Name the subscribed topics in the rings now, so a full table is an error
@@ -1976,6 +2116,7 @@ static int run(bool daemonize)
 	ev_init(&D.roll_t, on_roll_timer);
 	D.roll_t.repeat = 0.1;
 	ev_init(&D.ctl_t, on_ctl_timer);
+	ev_timer_init(&D.recreated_t, on_recreated_timer, 0., 0.);
 	ev_signal_init(&D.sterm, on_signal, SIGTERM);
 	ev_signal_init(&D.sint, on_signal, SIGINT);
 	ev_signal_init(&D.shup, on_hup, SIGHUP);

@@ -49,6 +49,35 @@ else
 	fail "kforkd -t on a bad config: exit $rc, stderr: $(cat "$tmp/bad.err")"
 fi
 
+# --- nothing listening at the bootstrap address: the status says so
+DEAD=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$tmp/dead.conf" <<EOF
+kafka = { bootstrap = "127.0.0.1:$DEAD"; group = "g"; topics = [ "t" ]; };
+workers = { count = 1; handler = { type = "noop"; }; };
+control = { socket = "$tmp/dead.sock"; };
+EOF
+"$KFORKD" -c "$tmp/dead.conf" > "$tmp/dead.log" 2>&1 &
+kpid=$!
+dead_status() {
+	"$KFORKCTL" -s "$tmp/dead.sock" status > "$tmp/dead.json" 2>/dev/null &&
+	python3 - "$tmp/dead.json" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))["brokers"]
+ok = (len(b) == 1 and b[0]["node"] == -1 and b[0]["state"] != "ready"
+      and "refused" in (b[0]["last_error"] or "") and b[0]["last_error_at"])
+print("%s, last_error: %s" % (b[0]["state"], b[0]["last_error"]) if b else "no brokers")
+sys.exit(0 if ok else 1)
+PY
+}
+if wait_for 15 dead_status > "$tmp/dead.out"; then
+	pass "kforkctl status with the broker unreachable: bootstrap address $(tail -n 1 "$tmp/dead.out")"
+else
+	fail "status with the broker unreachable: $(cat "$tmp/dead.json")"
+fi
+kill -TERM "$kpid"
+wait "$kpid" || true
+kpid=
+
 db_start 3
 mkdir "$tmp/out"
 MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -159,6 +188,17 @@ want("commit_failures", c["commit_failures"], 0)
 want("heartbeat gap", 0 < c["heartbeat_max_gap_ms"] < 1500 or c["heartbeats"] < 2, True)
 want("config path", d["config"]["path"], path)
 want("no reload error", d["config"]["last_reload_error"], None)
+b = d["brokers"]
+want("brokers", sorted(x["node"] for x in b), [1, 2, 3])
+for x in b:
+    if x["state"] != "unused":
+        want("broker %d state" % x["node"], x["state"], "ready")
+        want("broker %d up_since" % x["node"], bool(x["up_since"]), True)
+        # devbroker (librdkafka 2.0.2's mock) speaks Fetch v11, OffsetCommit v7
+        want("broker %d Fetch version" % x["node"], x["api_versions"].get("Fetch"), 11)
+        want("broker %d OffsetCommit version" % x["node"],
+             x["api_versions"].get("OffsetCommit"), 7)
+want("some broker ready", any(x["state"] == "ready" for x in b), True)
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PY
@@ -184,6 +224,9 @@ want("kfork_records_done_total", n)
 want('kfork_state{state="stable"}', 1)
 want('kfork_state{state="rebalancing"}', 0)
 want("kfork_rebalances_total", 1)
+up = [k for k in samples if k.startswith("kfork_broker_up{")]
+if len(up) != 3 or not any(samples[k] == 1 for k in up):
+    bad.append("broker_up: %r" % {k: samples[k] for k in up})
 lags = [k for k in samples if k.startswith("kfork_partition_lag{")]
 if len(lags) != parts or any(samples[k] != 0 for k in lags):
     bad.append("partition lags: %r" % {k: samples[k] for k in lags})

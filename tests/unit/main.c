@@ -36,6 +36,7 @@ static const struct {
 	{ "control", suite_control },
 	{ "daemon", suite_daemon },
 	{ "exec_answer", suite_exec_answer },
+	{ "cluster", suite_cluster },
 };
 
 int main(int argc, char **argv)

@@ -25,6 +25,7 @@ Suite *suite_sasl(void);
 Suite *suite_control(void);
 Suite *suite_daemon(void);
 Suite *suite_exec_answer(void);
+Suite *suite_cluster(void);
 
 /* The top source directory ($srcdir under make check), for test scripts. */
 const char *kf_test_srcdir(void);
