@@ -341,10 +341,15 @@ void kf_conn_free(struct kf_conn *c)
 		return;
 	c->freeing = true;
 	teardown(c, KF_ECLOSED, NULL);
+	/* Every callback runs, so that owners free what they hung on their
+	 * requests (complete() would stop after the first: freeing is set). */
 	c->busy++;
-	bool alive = true;
-	fail_list(c, &c->sent, KF_ECLOSED, &alive);
-	fail_list(c, &c->pending, KF_ECLOSED, &alive);
+	struct req *r;
+	while ((r = list_pop(&c->sent)) || (r = list_pop(&c->pending))) {
+		if (r->cb)
+			r->cb(c, KF_ECLOSED, r->ver, NULL, r->opaque);
+		req_free(r);
+	}
 	c->busy--;
 	if (c->busy == 0)
 		really_free(c);

@@ -199,6 +199,31 @@ START_TEST(refused_backs_off_then_times_out)
 }
 END_TEST
 
+/* Freeing a connection with several requests queued runs every callback
+ * (owners free what they hang on requests there); it used to stop after
+ * the first and drop the rest. */
+START_TEST(free_fails_every_request)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct kf_resolver *res = kf_resolver_new(loop);
+	struct result r, r2, r3;
+	struct kf_conn *c = mk(loop, res, "127.0.0.1", closed_port(), &r);
+	memset(&r2, 0, sizeof(r2));
+	memset(&r3, 0, sizeof(r3));
+	r2.loop = r3.loop = loop;
+	ck_assert_int_eq(kf_conn_send(c, KF_API_API_VERSIONS, -1, &apiv_req, 5000, on_resp, &r), KF_OK);
+	ck_assert_int_eq(kf_conn_send(c, KF_API_API_VERSIONS, -1, &apiv_req, 5000, on_resp, &r2), KF_OK);
+	ck_assert_int_eq(kf_conn_send(c, KF_API_API_VERSIONS, -1, &apiv_req, 5000, on_resp, &r3), KF_OK);
+	kf_conn_free(c);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r2.calls, 1);
+	ck_assert_int_eq(r3.calls, 1);
+	ck_assert_int_eq(r3.err, KF_ECLOSED);
+	kf_resolver_free(res);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 /* A peer that accepts and never answers: the connect deadline covers the
  * ApiVersions exchange. */
 START_TEST(silent_peer_times_out)
@@ -1117,6 +1142,7 @@ Suite *suite_conn(void)
 	tcase_add_test(tc, apiversions_software_fields);
 	tcase_add_test(tc, throttle_mutes_connection);
 	tcase_add_test(tc, throttle_logged_once_a_minute);
+	tcase_add_test(tc, free_fails_every_request);
 	tcase_add_test(tc, throttle_moves_queued_deadlines);
 	tcase_add_test(tc, throttle_before_kip219_no_mute);
 	tcase_add_test(tc, undecodable_answer_backs_off);
