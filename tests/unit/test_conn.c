@@ -77,19 +77,26 @@ static void on_peer_accept(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_start(loop, &p->cio);
 }
 
+/* A listening socket on 127.0.0.1, its port in *port. */
+static int listen_loopback(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	socklen_t sl = sizeof(a);
+	getsockname(fd, (struct sockaddr *)&a, &sl);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
 static void peer_start(struct peer *p, struct ev_loop *loop, enum peer_mode mode)
 {
 	memset(p, 0, sizeof(*p));
 	p->loop = loop;
 	p->mode = mode;
 	p->cfd = -1;
-	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	ck_assert_int_eq(bind(p->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(p->lfd, 4), 0);
-	socklen_t sl = sizeof(a);
-	getsockname(p->lfd, (struct sockaddr *)&a, &sl);
-	p->port = ntohs(a.sin_port);
+	p->lfd = listen_loopback(&p->port);
 	ev_io_init(&p->lio, on_peer_accept, p->lfd, EV_READ);
 	p->lio.data = p;
 	ev_io_start(loop, &p->lio);
@@ -672,13 +679,7 @@ static void broker_start(struct broker *b, struct ev_loop *loop, enum hb_mode mo
 	b->cfd = -1;
 	b->mode = mode;
 	b->throttle_ms = 300;
-	b->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	ck_assert_int_eq(bind(b->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(b->lfd, 4), 0);
-	socklen_t sl = sizeof(a);
-	getsockname(b->lfd, (struct sockaddr *)&a, &sl);
-	b->port = ntohs(a.sin_port);
+	b->lfd = listen_loopback(&b->port);
 	ev_io_init(&b->lio, on_broker_accept, b->lfd, EV_READ);
 	b->lio.data = b;
 	ev_io_start(loop, &b->lio);
