@@ -9,6 +9,7 @@
 #   2. drain      kforkd, 4 file workers, drains N records (default 200,000)
 #                 from 8 partitions: every record once, in order per
 #                 partition; committed offsets (oracle) = end offsets.
+#                 Then records with a null key and a null value.
 #   3. members    a second kforkd joins while records flow, then leaves;
 #                 the first restarts at exactly the committed offsets.
 #   4. recreate   the topic is deleted and created again while kforkd runs
@@ -148,6 +149,19 @@ PY
 echo "negotiated with Kafka $V: $versions"
 # The versions kforkd sent, from its own log lines at info.
 grep -E "ApiVersions v[0-9]+:" "$tmp/a/log" | head -n 1 || true
+
+# Null keys and values (and the header) reach the workers as null.
+oracle create-topic nulls --partitions 1 --replication 1 > /dev/null
+oracle produce-null nulls --partition 0 --count 200 > /dev/null
+conf n nulls-g nulls 1
+start n
+if wait_for 60 drained nulls-g nulls &&
+	[ "$(awk '$1 == "nulls" && $4 == "-" && $5 == "-" {n++} END {print n + 0}' "$tmp/n/out"/worker-*.log)" -eq 200 ]; then
+	pass "200 records with null key and null value handed to the worker as null, committed"
+else
+	fail "null records: $(head -n 3 "$tmp/n/out"/worker-*.log)"
+fi
+stop n
 
 # --- 3. a second member joins and leaves; a restart resumes at the commit
 conf b drain-g drain 2
