@@ -46,8 +46,9 @@ void kf_cluster_free(struct kf_cluster *cl);
  */
 int kf_cluster_set_brokers(struct kf_cluster *cl, const struct kf_metadata_resp *md);
 
-/* topic's id into *id; false when no Metadata answer gave one (the broker
- * predates topic ids, or it was not asked about the topic yet). */
+/* topic's id (never all zeros) into *id; false when no Metadata answer
+ * gave one (the broker predates topic ids, or it was not asked about the
+ * topic yet). */
 bool kf_cluster_topic_id(const struct kf_cluster *cl, const char *topic, struct kf_uuid *id);
 /* The topic known by id, or NULL. */
 const char *kf_cluster_topic_name(const struct kf_cluster *cl, const struct kf_uuid *id);

@@ -688,8 +688,8 @@ static int build_fetch(struct kf_fetcher *f, struct freq *q, int n, int16_t *max
 			k++;
 		t++;
 		ts[t].topic = kf_arena_strndup(&q->arena, p0->topic, strlen(p0->topic));
-		if ((!kf_cluster_topic_id(f->cl, p0->topic, &ts[t].topic_id) ||
-		     kf_uuid_is_zero(&ts[t].topic_id)) && *maxv > FETCH_NAMES_MAX_VERSION)
+		if (!kf_cluster_topic_id(f->cl, p0->topic, &ts[t].topic_id) &&
+		    *maxv > FETCH_NAMES_MAX_VERSION)
 			*maxv = FETCH_NAMES_MAX_VERSION;
 		struct kf_fetch_req_partition *ps =
 			kf_proto_array_new(ts_s, &ts[t], "Partitions", k - i, &q->arena);

@@ -262,11 +262,6 @@ static struct kf_conn *coord_conn(struct kf_group *g)
  */
 #define KF_GROUP_NAMES_MAX_VERSION 9
 
-static bool fill_topic_id(struct kf_group *g, const char *topic, struct kf_uuid *id)
-{
-	return kf_cluster_topic_id(g->cl, topic, id) && !kf_uuid_is_zero(id);
-}
-
 /* The topic of a response entry: its name up to v9, its id from v10. */
 static const char *resp_topic(struct kf_group *g, const char *name, const struct kf_uuid *id)
 {
@@ -1018,7 +1013,7 @@ static void send_fetch(struct kf_group *g)
 	int16_t maxv = -1;
 	for (int k = 0; k < nt; k++) {
 		ts[k].name = kf_arena_strndup(&q->arena, names[k], strlen(names[k]));
-		if (!fill_topic_id(g, names[k], &ts[k].topic_id))
+		if (!kf_cluster_topic_id(g->cl, names[k], &ts[k].topic_id))
 			maxv = KF_GROUP_NAMES_MAX_VERSION;
 		int n = 0;
 		for (int i = 0; i < g->ntps; i++)
@@ -1392,7 +1387,7 @@ void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int 
 			j++;
 		t++;
 		ts[t].name = (char *)q->tps[i].topic;
-		if (!fill_topic_id(g, ts[t].name, &ts[t].topic_id))
+		if (!kf_cluster_topic_id(g->cl, ts[t].name, &ts[t].topic_id))
 			maxv = KF_GROUP_NAMES_MAX_VERSION;
 		struct kf_offset_commit_req_partition *ps =
 			kf_proto_array_new(ts_s, &ts[t], "Partitions", j - i, &q->arena);
