@@ -50,8 +50,7 @@ at_exit cleanup
 
 kafka_start "${KAFKA_VERSION:-4.4.0}"
 V=$KAFKA_VERSION
-oracle() { "$here/oracle/oracle.sh" "$1" --bootstrap "$KAFKA_BOOTSTRAP" "${@:2}"; }
-ver_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }
+oracle() { kafka_oracle "$@"; }
 
 # conf NAME GROUP TOPIC WORKERS [EXTRA_KAFKA_KEYS]: a kforkd config in $tmp/NAME
 conf() {
@@ -97,12 +96,7 @@ stop() {
 
 status() { "$KFORKCTL" -s "$tmp/$1/ctl.sock" status; }
 
-# drained GROUP TOPIC: the group's committed offsets (oracle) = end offsets
-drained() {
-	oracle end-offsets "$2" > "$tmp/ends" 2>/dev/null &&
-		oracle committed "$1" "$2" > "$tmp/committed" 2>/dev/null &&
-		cmp -s "$tmp/ends" "$tmp/committed"
-}
+drained() { kafka_drained "$1" "$2" "$tmp"; }
 
 # --- 1. every codec through kf_probe
 probe_args=()
@@ -201,7 +195,7 @@ else
 fi
 
 # --- 4. the topic deleted and created again under the same name
-if ver_ge "$V" 2.8.0; then
+if kafka_ver_ge "$V" 2.8.0; then
 	oracle create-topic phoenix --partitions 2 --replication 1 > /dev/null
 	oracle produce phoenix --count 500 --keys seq > /dev/null
 	conf r phoenix-g phoenix 1 "metadata_max_age_ms = 3000;"
@@ -236,7 +230,7 @@ oracle produce quota --count 30000 --size 100 --keys seq > /dev/null
 # quota RATE|--remove: on kforkd's client id; AdminClient's quota API from
 # 2.6, Kafka's config tool through ZooKeeper before
 quota() {
-	if ver_ge "$V" 2.6.0; then
+	if kafka_ver_ge "$V" 2.6.0; then
 		if [ "$1" = --remove ]; then
 			oracle quota --client-id kfork-q --remove
 		else

@@ -24,8 +24,7 @@ for b in "$KFORKD" "$KFORKCTL"; do
 	[ -x "$b" ] || { echo "no $b" >&2; exit 99; }
 done
 V=${KAFKA_VERSION:-4.4.0}
-ver_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }
-if ! ver_ge "$V" 3.5.0; then
+if ! kafka_ver_ge "$V" 3.5.0; then
 	echo "SKIP: the secure listeners need Kafka 3.5 or newer here (PEM stores, SCRAM users at format time)"
 	exit 77
 fi
@@ -40,9 +39,7 @@ cleanup() {
 	if [ -n "${KF_KAFKA_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
 at_exit cleanup
-oracle() {
-	"$here/oracle/oracle.sh" "$1" --bootstrap "$KAFKA_BOOTSTRAP" --config "$KAFKA_CLIENT_PROPS" "${@:2}"
-}
+oracle() { kafka_oracle "$@"; }
 
 # run NAME SECURITY_BLOCK: kforkd with that kafka.security block on topic
 # NAME (2000 records); waits until the oracle reads the commits = the ends
@@ -65,12 +62,7 @@ control = { socket = "$tmp/$name/ctl.sock"; };
 EOF
 	"$KFORKD" -c "$tmp/$name/kforkd.conf" > "$tmp/$name/log" 2>&1 &
 	kpid=$!
-	drained() {
-		oracle end-offsets "$name" > "$tmp/ends" 2>/dev/null &&
-			oracle committed "$name-g" "$name" > "$tmp/committed" 2>/dev/null &&
-			cmp -s "$tmp/ends" "$tmp/committed"
-	}
-	if wait_for 60 drained; then
+	if wait_for 60 kafka_drained "$name-g" "$name" "$tmp"; then
 		pass "$name: kforkd drained 2000 records over $KAFKA_SECURITY, commits read back by Kafka's client"
 	else
 		fail "$name: not drained: $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"

@@ -49,6 +49,9 @@
 #   kafka_consume TOPIC COUNT [ARGS...]   print COUNT values from the start
 #   kafka_client_props [MECHANISM]    rewrite KAFKA_CLIENT_PROPS (SASL: PLAIN,
 #                         SCRAM-SHA-256 or SCRAM-SHA-512)
+#   kafka_oracle SUBCOMMAND ARGS...   the oracle with the cluster's settings
+#   kafka_drained GROUP TOPIC DIR     committed offsets = end offsets (oracle)
+#   kafka_ver_ge A B      version A >= B
 #
 # Tuning: KAFKA_JAVA (java), KAFKA_BROKER_JVM_OPTS, KAFKA_TOOL_JVM_OPTS,
 # KAFKA_TOOL_TIMEOUT (180 s), KAFKA_CONSUME_TIMEOUT_MS (60000),
@@ -77,8 +80,8 @@ _KAFKA_OWN_DIR=
 _KAFKA_HOOKED=
 _KAFKA_DOWN=
 
-# _kafka_ver_ge A B: version A >= B
-_kafka_ver_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]; }
+# kafka_ver_ge A B: version A >= B
+kafka_ver_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]; }
 
 _kafka_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -239,7 +242,7 @@ kafka_tool() {
 		esac
 		# 4.2 (KIP-1147) names it --command-config everywhere, and the old
 		# name prints a deprecation notice to stdout, among the records
-		! _kafka_ver_ge "$KAFKA_VERSION" 4.2.0 || flag=--command-config
+		! kafka_ver_ge "$KAFKA_VERSION" 4.2.0 || flag=--command-config
 		set -- "$@" "$flag" "$KAFKA_CLIENT_PROPS"
 	fi
 	_kafka_java "$cls" "$@"
@@ -250,7 +253,7 @@ kafka_topic_create() {
 	shift 2
 	[ $# -eq 0 ] || shift
 	# TopicCommand learnt --bootstrap-server in 2.2
-	if _kafka_ver_ge "$KAFKA_VERSION" 2.2.0; then
+	if kafka_ver_ge "$KAFKA_VERSION" 2.2.0; then
 		kafka_tool topics --bootstrap-server "$KAFKA_BOOTSTRAP" --create \
 			--topic "$topic" --partitions "$parts" --replication-factor "$rf" "$@"
 	else
@@ -263,8 +266,8 @@ kafka_produce() {
 	local topic=$1 flag=--bootstrap-server prop=--producer-property
 	shift
 	# the console producer took --broker-list only, before 2.5
-	_kafka_ver_ge "$KAFKA_VERSION" 2.5.0 || flag=--broker-list
-	_kafka_ver_ge "$KAFKA_VERSION" 4.2.0 && prop=--command-property
+	kafka_ver_ge "$KAFKA_VERSION" 2.5.0 || flag=--broker-list
+	kafka_ver_ge "$KAFKA_VERSION" 4.2.0 && prop=--command-property
 	# idempotent: a retry after a broker failure must not write a record
 	# twice (the default only from 3.0 on). stdout: only prompts (">" per
 	# line before 2.5).
@@ -435,7 +438,7 @@ kafka_start() {
 	export KAFKA_VERSION KAFKA_SECURITY=$sec KAFKA_BROKERS=$n
 	# The harness writes PEM key stores (Kafka 2.7+) and SCRAM users at
 	# format time (KRaft 3.5+); older brokers would need JKS files and more.
-	if [ "$sec" != plain ] && ! _kafka_ver_ge "$KAFKA_VERSION" 2.7.0; then
+	if [ "$sec" != plain ] && ! kafka_ver_ge "$KAFKA_VERSION" 2.7.0; then
 		_kafka_die "kafka_start: --security $sec needs Kafka 2.7 or newer (PEM key stores); $KAFKA_VERSION supports plain only here"
 	fi
 
@@ -449,7 +452,7 @@ kafka_start() {
 	export KAFKA_LIBS=$libs
 	local mode
 	mode=$(sed -n 's/^mode=//p' "$libs/../info")
-	if [ "$mode" = kraft ] && [[ $sec == sasl_* ]] && ! _kafka_ver_ge "$KAFKA_VERSION" 3.5.0; then
+	if [ "$mode" = kraft ] && [[ $sec == sasl_* ]] && ! kafka_ver_ge "$KAFKA_VERSION" 3.5.0; then
 		_kafka_die "kafka_start: SASL/SCRAM users in KRaft need Kafka 3.5 or newer"
 	fi
 
@@ -700,4 +703,20 @@ kafka_restart_broker() {
 	_KAFKA_DOWN=$(echo "$_KAFKA_DOWN" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ' || true)
 	_kafka_wait_ready "kafka_restart_broker $1"
 	echo "kafka: broker $1 back (pid ${KAFKA_PIDS[$1 - 1]}) in $(($(_kafka_now_ms) - t0)) ms"
+}
+
+# kafka_oracle SUBCOMMAND ARGS...: the oracle (Kafka's Java client, see
+# oracle/README.md) against the running brokers, with their client settings
+kafka_oracle() {
+	"$KAFKA_HARNESS/oracle/oracle.sh" "$1" --bootstrap "$KAFKA_BOOTSTRAP" \
+		--config "$KAFKA_CLIENT_PROPS" "${@:2}"
+}
+
+# kafka_drained GROUP TOPIC DIR: the group's committed offsets equal the
+# topic's end offsets, both read by the oracle (kept in DIR/committed and
+# DIR/ends)
+kafka_drained() {
+	kafka_oracle end-offsets "$2" >"$3/ends" 2>/dev/null &&
+		kafka_oracle committed "$1" "$2" >"$3/committed" 2>/dev/null &&
+		cmp -s "$3/ends" "$3/committed"
 }
