@@ -1558,6 +1558,13 @@ static const struct kf_conn *broker_conn(const struct kf_cluster_broker *b, cons
 	return c;
 }
 
+/* Throttle time the broker reported on both of its connections. */
+static int64_t broker_throttle_ms(const struct kf_cluster_broker *b)
+{
+	return (b->conn ? kf_conn_throttle_total_ms(b->conn) : 0) +
+	       (b->coord ? kf_conn_throttle_total_ms(b->coord) : 0);
+}
+
 /* Every broker (or bootstrap address before the first Metadata answer):
  * connection state, the last error and when, the negotiated versions. */
 static void status_brokers(struct kf_json *j)
@@ -1576,8 +1583,7 @@ static void status_brokers(struct kf_json *j)
 		json_time_ms(j, "up_since", c ? kf_conn_up_since(c) : 0);
 		kf_json_str(j, "last_error", err);
 		json_time_ms(j, "last_error_at", err_at);
-		kf_json_int(j, "throttled_ms", (b.conn ? kf_conn_throttle_total_ms(b.conn) : 0) +
-			    (b.coord ? kf_conn_throttle_total_ms(b.coord) : 0));
+		kf_json_int(j, "throttled_ms", broker_throttle_ms(&b));
 		int16_t keys[32], vers[32];
 		int nv = c ? kf_conn_versions(c, keys, vers, 32) : 0;
 		kf_json_obj(j, "api_versions");
@@ -1774,8 +1780,7 @@ static void render_metrics(void *opaque, struct kf_wr *out)
 	      "Throttle time the broker reported (KIP-219 quotas).");
 	for (int i = 0; D.cl && kf_cluster_broker_at(D.cl, i, &b); i++) {
 		mbroker(out, "broker_throttle_seconds_total", &b);
-		mprintf(out, " %.3f\n", ((b.conn ? kf_conn_throttle_total_ms(b.conn) : 0) +
-					  (b.coord ? kf_conn_throttle_total_ms(b.coord) : 0)) / 1000.);
+		mprintf(out, " %.3f\n", broker_throttle_ms(&b) / 1000.);
 	}
 	mpart(out, "partition_lag", "High watermark minus the committed offset.", 0);
 	mpart(out, "partition_committed_offset", "The last offset committed.", 1);
