@@ -105,6 +105,7 @@ struct kf_group {
 	struct kf_arena join_arena;
 	struct kf_group_member *members;
 	int nmembers;
+	bool skip_assignment;        /* KIP-814: a static leader back in a stable group */
 
 	/* leader: partition counts the assignment was computed with */
 	struct kf_arena snap_arena;
@@ -384,8 +385,9 @@ static void react(struct kf_group *g, int16_t api, enum kf_group_action a, int e
 		break;
 	case KF_GA_FATAL:
 		if (code == 82)
-			fatal(g, "group instance id %s was fenced by another member with the same id "
-				 "(FENCED_INSTANCE_ID)", g->instance_id ? g->instance_id : "");
+			fatal(g, "FENCED_INSTANCE_ID: another member joined with group_instance_id \"%s\" "
+				 "and took its place; each member needs its own id",
+			      g->instance_id ? g->instance_id : "");
 		else
 			fatal(g, "api %d failed with %s (%d): cannot continue in group %s", api,
 			      what, code, g->group);
@@ -697,6 +699,16 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 	}
 	take_snapshot(g, &q->r.md, md);
 	greq_free(q);
+	if (g->skip_assignment) {
+		/* KIP-814: a static leader that rejoined a stable group keeps
+		 * the current assignment; it only takes the snapshot, to watch
+		 * the partition counts from now on. */
+		kf_info(LOGC, "%s: static leader back in a stable group (SkipAssignment): "
+			"the assignment stays as it is", g->group);
+		kf_arena_free(&a);
+		send_sync(g, NULL);
+		return;
+	}
 	struct kf_consumer_assignment *out =
 		kf_arena_alloc(&a, (size_t)(g->nmembers + 1) * sizeof(*out));
 	int rc = g->cb.assign ? g->cb.assign(g->opaque, g->protocol, g->members, g->nmembers,
@@ -784,6 +796,7 @@ static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 		g->group, ver, g->generation, g->member_id, g->protocol,
 		leader ? "leader" : "follower", r->members.n);
 	set_state(g, GS_SYNC);
+	g->skip_assignment = leader && r->skip_assignment;
 	if (leader)
 		leader_path(g, r);
 	greq_free(q);

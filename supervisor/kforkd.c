@@ -929,10 +929,10 @@ static void on_recreated_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		kf_group_rejoin(D.g, "a topic was deleted and created again");
 }
 
+/* The group logged msg already, as an error. */
 static void on_fatal(void *opaque, const char *msg)
 {
-	(void)opaque;
-	kf_err(COMP, "group: %s", msg);
+	(void)opaque, (void)msg;
 	D.exit_code = 1;
 	shutdown_begin("fatal group error");
 }

@@ -333,9 +333,9 @@ fatal_case() {
 	db produce $TOPIC 400 keys=seq
 	db errors "$api" "$code" 1
 	if [ "$code" = 82 ]; then
-		pat="group instance id [^ ]* was fenced by another member with the same id (FENCED_INSTANCE_ID)"
+		pat="FENCED_INSTANCE_ID: another member joined with group_instance_id \"[^ ]*\" and took its place"
 	else
-		pat="group: api $api failed with $(ename "$code") ($code): cannot continue in group $G"
+		pat="group: $G: api $api failed with $(ename "$code") ($code): cannot continue in group $G"
 	fi
 	kf_start "$m"
 	local pid=${KPID[$m]} t0

@@ -21,6 +21,14 @@
 # the zero-rebalance claim is reported as XFAIL with the evidence when
 # the generation moved and the broker is devbroker, and is a real check
 # (PASS/FAIL) against a broker where STATIC_BROKER_HAS_KIP345=1.
+#
+# With CHAOS_BROKER=kafka (tests/kafka/kforkd-static.sh) it runs on real
+# Apache Kafka, where it is a real check, also against the coordinator's
+# own log (no "Preparing to rebalance", the member "Replacing previously
+# mapped"); a static leader that comes back is told to skip the
+# assignment (KIP-814) and must; and a second kforkd with an instance id
+# in use is fenced: the broker gives the id to the newest, so the older
+# one exits 1 with FENCED_INSTANCE_ID and the other goes on.
 set -euo pipefail
 NAME=static
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -30,7 +38,13 @@ G=grp-static
 TOPIC=st
 NP=6
 MEMBERS="s1 s2 s3"
-SESSION_MS=${STATIC_SESSION_MS:-3000}
+# Real Kafka refuses sessions under group.min.session.timeout.ms (6 s).
+if [ "${CHAOS_BROKER:-}" = kafka ]; then
+	SESSION_MS=${STATIC_SESSION_MS:-10000}
+	: "${STATIC_BROKER_HAS_KIP345:=1}"
+else
+	SESSION_MS=${STATIC_SESSION_MS:-3000}
+fi
 # Short: one member restarted (each restart costs the mock's rebalances,
 # see above); LONG: each member in turn, twice.
 if [ "$LONG" = 1 ]; then ROUNDS=2; PER=3000; RESTART=$MEMBERS; else ROUNDS=1; PER=1000; RESTART=s2; fi
@@ -62,6 +76,34 @@ outs() { echo "$T"/out-*/worker-*.log; }
 gen_of() { kf_get "$1" 'd["generation"]'; }
 reb_of() { kf_get "$1" 'd["counters"]["rebalances"]'; }
 
+# What the broker says (real Kafka only: its group coordinator's log):
+# broker_mark remembers where the logs end; broker_says WHAT checks that
+# since then the coordinator logged no rebalance of $G ("Preparing to
+# rebalance group") and that it replaced the restarted member's id under
+# its instance id ("Replacing previously mapped member").
+declare -A BLOG_AT=()
+broker_mark() {
+	local f
+	[ "${CHAOS_BROKER:-}" = kafka ] || return 0
+	for f in "$KAFKA_DIR"/*/server.log; do BLOG_AT[$f]=$(wc -c < "$f"); done
+}
+broker_new() {
+	local f
+	for f in "$KAFKA_DIR"/*/server.log; do tail -c +"$((${BLOG_AT[$f]:-0} + 1))" "$f"; done
+}
+broker_says() {
+	local reb rep
+	[ "${CHAOS_BROKER:-}" = kafka ] || return 0
+	reb=$(broker_new | grep -c "Preparing to rebalance group $G " || true)
+	# the wording of 3.x's GroupMetadataManager, then 2.x's GroupCoordinator
+	rep=$(broker_new | grep -cE "Static member with groupInstanceId=inst-[^ ]* and unknown member id joins group $G in Stable state. Replacing|Static member Some\(inst-[^)]*\) of group $G with unknown member id rejoins" || true)
+	if [ "$reb" = 0 ] && [ "$rep" -ge 1 ]; then
+		pass "$1: the coordinator replaced the static member's id without a rebalance (its log: $rep replaced, 0 rebalances)"
+	else
+		fail "$1: the coordinator's log: $reb rebalances of $G, $rep static members replaced: $(broker_new | grep -m1 "Preparing to rebalance group $G " | cut -c1-300)"
+	fi
+}
+
 db_start 3
 db topic $TOPIC $NP
 db produce $TOPIC $PER keys=seq
@@ -72,10 +114,10 @@ else
 	fail "3 static members not stable: $(for m in $MEMBERS; do echo -n "$m $(kf_get $m 'd["state"], d["generation"]' || echo '?') / "; done)"
 fi
 for m in $MEMBERS; do
-	if grep -q "JoinGroup v5: generation" "$T/$m.log"; then
-		pass "$m: JoinGroup v5 (the first version with GroupInstanceId)"
+	if v=$(grep -m1 -o "JoinGroup v[5-9]: generation" "$T/$m.log"); then
+		pass "$m: ${v%:*} (v5 is the first version with GroupInstanceId)"
 	else
-		fail "$m: no JoinGroup v5 in its log: $(grep -m1 'JoinGroup v' "$T/$m.log" || echo none)"
+		fail "$m: no JoinGroup v5+ in its log: $(grep -m1 'JoinGroup v' "$T/$m.log" || echo none)"
 	fi
 done
 watermarks $TOPIC $NP
@@ -96,14 +138,25 @@ for r in $(seq "$ROUNDS"); do
 		mark_m=$(wc -l < "$T/$m.log")
 		t0=$(now_ms)
 		rc=0
+		broker_mark
 		kf_stop "$m" || rc=$?
 		member "$m"
+		wait_for 60 kf_stable "$m" || true
 		gap=$(($(now_ms) - t0))
 		[ $rc = 0 ] || fail "round $r: $m: kforkd exit $rc on kforkctl stop"
 		if [ $gap -lt $SESSION_MS ]; then
-			pass "round $r: $m stopped and started again in $gap ms (session $SESSION_MS ms)"
+			pass "round $r: $m stopped, started and back in the group in $gap ms (session $SESSION_MS ms)"
 		else
-			fail "round $r: $m took $gap ms to stop and start (session $SESSION_MS ms)"
+			fail "round $r: $m took $gap ms to stop, start and rejoin (session $SESSION_MS ms)"
+		fi
+		# KIP-814 (JoinGroup v9): a static leader back in a stable group
+		# is told to skip the assignment and keep the one there is
+		if tail -n +"$((mark_m + 1))" "$T/$m.log" | grep -q "JoinGroup v9: .*, leader ("; then
+			if tail -n +"$((mark_m + 1))" "$T/$m.log" | grep -q "SkipAssignment"; then
+				pass "round $r: $m came back as the leader and kept the assignment (SkipAssignment)"
+			else
+				fail "round $r: $m came back as the leader and assigned again despite SkipAssignment"
+			fi
 		fi
 		if tail -n +"$((mark_m + 1))" "$T/$m.log" | grep -q "LeaveGroup"; then
 			fail "round $r: $m sent LeaveGroup on stop (a static member must not)"
@@ -133,10 +186,50 @@ for r in $(seq "$ROUNDS"); do
 				fi
 			fi
 		done
+		broker_says "round $r, $m restarted"
 	done
 done
 
-chaos_end s1 $G $TOPIC $NP 30 $(outs)
+# A second kforkd with s1's instance id (real Kafka only: the mock ignores
+# instance ids).  On the classic protocol the broker gives the id to the
+# one that joins last: it takes s1's place and partitions without a
+# rebalance, and s1's next heartbeat gets FENCED_INSTANCE_ID.  The fenced
+# one must stop with an error that names it (exit 1); the other goes on.
+if [ "${CHAOS_BROKER:-}" = kafka ]; then
+	mkdir -p "$T/out-dup"
+	kf_conf dup $G $TOPIC 2 "{ type = \"file\"; dir = \"$T/out-dup\"; }" \
+		"group_instance_id = \"inst-s1\";"
+	sed -i "s/session_timeout_ms = 6000/session_timeout_ms = $SESSION_MS/" "$T/dup.conf"
+	broker_mark
+	kf_start dup
+	one_exited() { ! kf_alive s1 || ! kf_alive dup; }
+	if wait_for 60 one_exited; then
+		if kf_alive s1; then gone=dup stays=s1; else gone=s1 stays=dup; fi
+		rc=0
+		wait "${KPID[$gone]}" || rc=$?
+		KPID[$gone]=
+		line=$(grep "error .*FENCED_INSTANCE_ID" "$T/$gone.log" || true)
+		if [ "$rc" = 1 ] && [ -n "$line" ] && [ "$(wc -l <<< "$line")" = 1 ]; then
+			pass "same instance id twice: $gone was fenced and exited 1 after $WAITED_MS ms: ${line#* * }"
+		else
+			fail "same instance id twice: $gone exited $rc without naming FENCED_INSTANCE_ID: $(tail -n 3 "$T/$gone.log")"
+		fi
+		sleep 5
+		if kf_alive "$stays" && kf_stable "$stays"; then
+			pass "same instance id twice: $stays keeps running, stable"
+		else
+			fail "same instance id twice: $stays is not running and stable"
+		fi
+		broker_says "same instance id twice"
+	else
+		fail "same instance id twice: both still run after 60 s"
+		stays=s1
+	fi
+	[ "$stays" = s1 ] || MEMBERS="s2 s3 dup"
+	db produce $TOPIC $PER keys=seq
+fi
+
+chaos_end s2 $G $TOPIC $NP 30 $(outs)
 # Where the duplicates come from: the mock refuses every OffsetCommit while
 # the group is Joining (a broker accepts the current generation's), so
 # each rebalance redelivers what was processed since the last periodic
