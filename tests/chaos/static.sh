@@ -141,11 +141,13 @@ for r in $(seq "$ROUNDS"); do
 		broker_mark
 		kf_stop "$m" || rc=$?
 		member "$m"
-		wait_for 60 kf_stable "$m" || true
+		# on real Kafka: until it is back in the group; devbroker's mock
+		# rebalances for it, so there until it runs again
+		[ "${CHAOS_BROKER:-}" != kafka ] || wait_for 60 kf_stable "$m" || true
 		gap=$(($(now_ms) - t0))
 		[ $rc = 0 ] || fail "round $r: $m: kforkd exit $rc on kforkctl stop"
 		if [ $gap -lt $SESSION_MS ]; then
-			pass "round $r: $m stopped, started and back in the group in $gap ms (session $SESSION_MS ms)"
+			pass "round $r: $m stopped and started again$([ "${CHAOS_BROKER:-}" != kafka ] || echo ", back in the group,") in $gap ms (session $SESSION_MS ms)"
 		else
 			fail "round $r: $m took $gap ms to stop, start and rejoin (session $SESSION_MS ms)"
 		fi

@@ -242,7 +242,7 @@ if wait_for 20 has_n F 2; then
 	pid_var=PID_F
 	wait_for 10 grep -q '^fatal' "$tmp/F.log" || kill -KILL "${!pid_var}"
 	{ wait "${!pid_var}"; } 2>/dev/null || rc=$?
-	if [ "$rc" -eq 1 ] && grep -q '^fatal .*fenced-1.*FENCED_INSTANCE_ID' "$tmp/F.log"; then
+	if [ "$rc" -eq 1 ] && grep -q '^fatal .*FENCED_INSTANCE_ID.*"fenced-1"' "$tmp/F.log"; then
 		pass "Heartbeat FENCED_INSTANCE_ID: fatal ($(grep '^fatal' "$tmp/F.log"))"
 	else
 		show F
