@@ -423,8 +423,9 @@ static void take_records(struct kf_fetcher *f, uint32_t slot, uint32_t epoch,
 	int rc = 0;
 	bool stop = false;
 	while (!stop && (rc = kf_batch_next(&f->it, &b)) == 1) {
-		/* The filter must see every batch in order, markers included. */
-		bool skip = b.control || (committed && kf_txn_filter_skip(&tf, &b));
+		/* The filter must see every batch in order, markers included:
+		 * an ABORT marker ends its producer's aborted transaction. */
+		bool skip = committed ? kf_txn_filter_skip(&tf, &b) : b.control;
 		if (b.last_offset < p->position)
 			continue;
 		if (skip) {

@@ -345,9 +345,10 @@ static void st_batch(struct kf_wr *w, int64_t base, int n, int32_t last, int64_t
 
 /*
  * 0-4 plain, 5 COMMIT marker (pid 9), 6-9 pid 7 transactional (aborted),
- * 10 ABORT marker (pid 7), 11-12 plain, 13-14 plain with last offset 16
- * (15, 16 compacted away), 17 plain.  Returns the offset of the batch at
- * 11 in w (for the corruption case).
+ * 10 ABORT marker (pid 7), 11-12 pid 7's next transaction (not aborted:
+ * read_committed delivers it, the ABORT marker ended the aborted one),
+ * 13-14 plain with last offset 16 (15, 16 compacted away), 17 plain.
+ * Returns the offset of the batch at 11 in w (for the corruption case).
  */
 static size_t st_log(struct kf_wr *w)
 {
@@ -356,7 +357,7 @@ static size_t st_log(struct kf_wr *w)
 	st_batch(w, 6, 4, -1, 7);
 	kfb_control(w, 10, 7, 0, 0);
 	size_t at = w->len;
-	st_batch(w, 11, 2, -1, -1);
+	st_batch(w, 11, 2, -1, 7);
 	st_batch(w, 13, 2, 3, -1);
 	st_batch(w, 17, 1, -1, -1);
 	return at;
