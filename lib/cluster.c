@@ -159,6 +159,20 @@ void kf_cluster_free(struct kf_cluster *cl)
 
 int kf_cluster_broker_count(const struct kf_cluster *cl) { return cl->nbrokers; }
 
+int kf_cluster_auth_failed(const struct kf_cluster *cl)
+{
+	int n = 0;
+	for (int k = 0; k < 2; k++) {
+		const struct broker *bs = k ? cl->boot : cl->brokers;
+		int nb = k ? cl->nboot : cl->nbrokers;
+		for (int i = 0; i < nb; i++) {
+			n += bs[i].conn && kf_conn_state(bs[i].conn) == KF_CONN_FAILED;
+			n += bs[i].coord && kf_conn_state(bs[i].coord) == KF_CONN_FAILED;
+		}
+	}
+	return n;
+}
+
 bool kf_cluster_broker_at(const struct kf_cluster *cl, int i, struct kf_cluster_broker *out)
 {
 	const struct broker *b;

@@ -77,6 +77,10 @@ struct kf_conn *kf_cluster_any(struct kf_cluster *cl);
 
 int kf_cluster_broker_count(const struct kf_cluster *cl);
 
+/* How many connections (to brokers and bootstrap addresses) are in
+ * auth_failed. */
+int kf_cluster_auth_failed(const struct kf_cluster *cl);
+
 /* One entry of the broker table, for the status. */
 struct kf_cluster_broker {
 	int32_t node_id;        /* -1: a bootstrap address */

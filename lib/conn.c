@@ -70,6 +70,7 @@ struct kf_conn {
 	ev_timer kick;    /* write what is pending */
 	ev_timer reauth;  /* KIP-368: authenticate again before the session ends */
 	bool reauthing;   /* READY, running the auth step again */
+	int64_t reauths;  /* re-authentications that succeeded */
 	ev_tstamp connect_deadline;
 	int backoff_ms;
 	bool backoff_active;
@@ -130,6 +131,7 @@ struct kf_conn {
 
 static const char *const state_names[] = {
 	"down", "resolving", "connecting", "handshake", "apiversions", "auth", "ready",
+	"auth_failed",
 };
 
 const char *kf_conn_state_name(enum kf_conn_state s)
@@ -138,6 +140,7 @@ const char *kf_conn_state_name(enum kf_conn_state s)
 }
 
 static void really_free(struct kf_conn *c);
+static void fail_pending(struct kf_conn *c);
 static void teardown(struct kf_conn *c, int err, const char *why);
 static void rearm_timer(struct kf_conn *c);
 static void start_connect(struct kf_conn *c);
@@ -431,6 +434,14 @@ int64_t kf_conn_up_since(const struct kf_conn *c)
 
 int kf_conn_decode_failures(const struct kf_conn *c) { return c->bad.count; }
 
+int64_t kf_conn_reauths(const struct kf_conn *c) { return c->reauths; }
+
+/* Between start_connect and ready (or a failure): the connect deadline runs. */
+static bool connecting(const struct kf_conn *c)
+{
+	return c->state != KF_CONN_DOWN && c->state != KF_CONN_READY && c->state != KF_CONN_FAILED;
+}
+
 int64_t kf_conn_throttled_until(const struct kf_conn *c)
 {
 	return ev_is_active(&c->unmute) ? c->mute_until_mono : 0;
@@ -502,8 +513,13 @@ static bool conn_fail_as(struct kf_conn *c, int err, const char *msg, bool logge
 	c->last_err = err;
 	c->last_err_at_ms = clock_ms(CLOCK_REALTIME);
 	snprintf(c->last_err_msg, sizeof(c->last_err_msg), "%s", msg);
-	/* A broker that stays down is reported once, not at every attempt. */
-	if (logged)
+	bool for_good = err == KF_EAUTH;
+	/* A broker that stays down is reported once, not at every attempt; a
+	 * refusal that ends the attempts is an error, once. */
+	if (for_good)
+		kf_err("conn", "%s: %s (%s); not retrying until the configuration is reloaded",
+		       c->name, msg, kf_conn_state_name(c->state));
+	else if (logged)
 		kf_debug("conn", "%s: %s (%s)", c->name, msg, kf_conn_state_name(c->state));
 	else if (c->fail_streak++ == 0)
 		kf_warn("conn", "%s: %s (%s)", c->name, msg, kf_conn_state_name(c->state));
@@ -511,20 +527,31 @@ static bool conn_fail_as(struct kf_conn *c, int err, const char *msg, bool logge
 		kf_debug("conn", "%s: %s (%s, attempt %d)", c->name, msg, kf_conn_state_name(c->state),
 			 c->fail_streak);
 	teardown(c, err, msg);
+	if (for_good) {
+		/* The state first: a callback that sends again meets it. */
+		ev_timer_stop(c->loop, &c->backoff);
+		c->backoff_active = false;
+		c->fail_streak = 0;
+		if (!set_state(c, KF_CONN_FAILED, err, msg))
+			return false;
+	}
 	c->busy++;
 	bool alive = true;
 	fail_list(c, &c->sent, err, &alive);
+	if (for_good)
+		fail_list(c, &c->pending, err, &alive);
 	c->busy--;
-	if (!alive)
-		return false;
-	if (c->freeing) {
+	/* (alive is false only when a callback freed the connection) */
+	if (!alive || c->freeing) {
 		if (c->busy == 0)
 			really_free(c);
 		return false;
 	}
-	schedule_reconnect(c);
-	if (!set_state(c, KF_CONN_DOWN, err, msg))
-		return false;
+	if (!for_good) {
+		schedule_reconnect(c);
+		if (!set_state(c, KF_CONN_DOWN, err, msg))
+			return false;
+	}
 	rearm_timer(c);
 	return true;
 }
@@ -536,9 +563,22 @@ static bool conn_fail(struct kf_conn *c, int err, const char *msg)
 
 void kf_conn_close(struct kf_conn *c, int err, const char *why)
 {
-	if (c->state == KF_CONN_DOWN)
+	if (c->state == KF_CONN_DOWN || c->state == KF_CONN_FAILED)
 		return;
-	conn_fail(c, err, why ? why : kf_strerror(err));
+	/* The owner's reason is not the broker's refusal. */
+	conn_fail(c, err == KF_EAUTH ? KF_ECLOSED : err, why ? why : kf_strerror(err));
+}
+
+void kf_conn_retry(struct kf_conn *c)
+{
+	if (c->state != KF_CONN_FAILED)
+		return;
+	kf_info("conn", "%s: trying again after the authentication failure", c->name);
+	c->backoff_ms = c->o.backoff_min_ms;
+	if (!set_state(c, KF_CONN_DOWN, KF_OK, NULL))
+		return;
+	if (c->pending.head)
+		start_connect(c);
 }
 
 static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
@@ -561,7 +601,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, timer));
 	ev_tstamp now = ev_now(loop);
-	if (c->state != KF_CONN_DOWN && c->state != KF_CONN_READY && now >= c->connect_deadline) {
+	if (connecting(c) && now >= c->connect_deadline) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "connect timed out after %d ms in state %s",
 			 c->o.connect_timeout_ms, kf_conn_state_name(c->state));
@@ -594,7 +634,7 @@ static void rearm_timer(struct kf_conn *c)
 {
 	ev_tstamp t = 0;
 	bool any = false;
-	if (c->state != KF_CONN_DOWN && c->state != KF_CONN_READY) {
+	if (connecting(c)) {
 		t = c->connect_deadline;
 		any = true;
 	}
@@ -693,7 +733,7 @@ static bool do_handshake(struct kf_conn *c)
 		/* The transport's message names the step ("TLS handshake with
 		 * H:P failed: ..."); add nothing to it. */
 		snprintf(m, sizeof(m), "%s", err[0] ? err : "transport handshake failed");
-		conn_fail(c, KF_EIO, m);
+		conn_fail(c, rc == KF_EAUTH ? KF_EAUTH : KF_EIO, m);
 		return false;
 	}
 	return after_transport(c);
@@ -798,7 +838,7 @@ int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void
 	if (c->state == KF_CONN_DOWN && !c->backoff_active)
 		start_connect(c);
 	else
-		kick(c);
+		kick(c); /* auth_failed: fails it, from the loop */
 	rearm_timer(c);
 	return KF_OK;
 }
@@ -935,7 +975,8 @@ void kf_conn_auth_done(struct kf_conn *c, int err, const char *msg)
 		return;
 	}
 	c->reauthing = false;
-	kf_debug("conn", "%s: re-authenticated", c->name);
+	c->reauths++;
+	kf_debug("conn", "%s: re-authenticated (%" PRId64 " times)", c->name, c->reauths);
 	kick(c);    /* the requests held back meanwhile */
 }
 
@@ -964,9 +1005,32 @@ void kf_conn_auth_renew_after(struct kf_conn *c, int64_t ms)
 
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents);
 
+/* auth_failed: fail what waits with KF_EAUTH.  Only the requests queued
+ * now: one that a callback sends again waits for the next kick.  Every
+ * callback runs once, even if one of them frees the connection. */
+static void fail_pending(struct kf_conn *c)
+{
+	struct reqlist l = c->pending;
+	c->pending.head = c->pending.tail = NULL;
+	c->busy++;
+	struct req *r;
+	while ((r = list_pop(&l))) {
+		if (r->cb)
+			r->cb(c, c->freeing ? KF_ECLOSED : KF_EAUTH, r->ver, NULL, r->opaque);
+		req_free(r);
+	}
+	c->busy--;
+	if (c->freeing) {
+		if (c->busy == 0)
+			really_free(c);
+		return;
+	}
+	rearm_timer(c);
+}
+
 static void kick(struct kf_conn *c)
 {
-	if (c->fd == -1 || ev_is_active(&c->kick))
+	if ((c->fd == -1 && c->state != KF_CONN_FAILED) || ev_is_active(&c->kick))
 		return;
 	ev_timer_init(&c->kick, on_kick, 0., 0.);
 	ev_timer_start(c->loop, &c->kick);
@@ -1028,6 +1092,10 @@ static bool flush_out(struct kf_conn *c)
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct kf_conn *c = (struct kf_conn *)((char *)w - offsetof(struct kf_conn, kick));
+	if (c->state == KF_CONN_FAILED) {
+		fail_pending(c);
+		return;
+	}
 	/* Before ApiVersions nothing may be written, and flush_out would stop
 	 * the write watcher that connect and the handshake are waiting on;
 	 * reaching that state kicks again. */
@@ -1411,12 +1479,17 @@ static void on_readable(struct kf_conn *c)
 				      err, sizeof(err));
 		}
 		if (n == 0) {
-			/* Before Kafka 1.0 (SaslHandshake v0) a broker says no to a
-			 * SASL token by closing the connection. */
-			conn_fail(c, KF_ECLOSED, c->state == KF_CONN_AUTH || c->reauthing ?
-				  "connection closed by broker during authentication "
-				  "(credentials or mechanism refused?)" :
-				  "connection closed by broker");
+			bool authing = c->state == KF_CONN_AUTH || c->reauthing;
+			/* Before Kafka 1.0 (SaslHandshake v0) a broker says no to
+			 * the bare SASL token just sent by closing: permanent.
+			 * Otherwise a close during authentication may be a broker
+			 * going down. */
+			bool refused = authing && c->sent.head && c->sent.head->raw;
+			conn_fail(c, refused ? KF_EAUTH : KF_ECLOSED,
+				  refused ? "connection closed by broker after our SASL token "
+					    "(credentials or mechanism refused)" :
+				  authing ? "connection closed by broker during authentication" :
+					    "connection closed by broker");
 			return;
 		}
 		if (n < 0) {

@@ -8,6 +8,18 @@
  *   down -> resolving -> connecting -> handshake -> apiversions -> auth -> ready
  *     ^                                                                   |
  *     +--------------- backoff (exponential, jittered) <--- any failure --+
+ *                                                                         |
+ *   auth_failed <--- authentication refused (KF_EAUTH) -------------------+
+ *
+ * A refused authentication (KF_EAUTH: the broker's SASL_AUTHENTICATION_FAILED
+ * or UNSUPPORTED_SASL_MECHANISM, a failed SCRAM exchange, a pre-1.0 broker
+ * closing on our token, a broker certificate that fails verification) comes
+ * back the same however often it is tried: the connection logs one error
+ * line and stays in auth_failed, with no further attempt, until the owner
+ * calls kf_conn_retry (kforkd: on a reload).  Every request fails with
+ * KF_EAUTH meanwhile (from the loop, never from inside kf_conn_send).  A
+ * failed re-authentication (KIP-368) ends there too.  Everything else
+ * (refused, reset, timed out, a broker not up yet) only backs off.
  *
  * Requests may be sent in any state: they wait in the queue (their timeout
  * running) and a connection attempt starts if none is under way.  In ready
@@ -55,6 +67,7 @@ enum kf_conn_state {
 	KF_CONN_APIVERSIONS,  /* negotiating versions */
 	KF_CONN_AUTH,         /* authentication step (SASL) */
 	KF_CONN_READY,        /* requests flow */
+	KF_CONN_FAILED,       /* "auth_failed": refused for good, until kf_conn_retry */
 };
 
 const char *kf_conn_state_name(enum kf_conn_state s);
@@ -68,7 +81,9 @@ const char *kf_conn_state_name(enum kf_conn_state s);
 struct kf_transport {
 	/* Per-connection state for host; NULL on failure (message in errbuf). */
 	void *(*open)(void *arg, int fd, const char *host, char *errbuf, size_t errlen);
-	/* KF_OK when done, KF_EAGAIN with *want set, or an error (errbuf). */
+	/* KF_OK when done, KF_EAGAIN with *want set, or an error (errbuf):
+	 * KF_EAUTH when the peer failed verification (its certificate chain or
+	 * name), which the connection does not retry. */
 	int (*handshake)(void *t, int *want, char *errbuf, size_t errlen);
 	ssize_t (*read)(void *t, void *buf, size_t n, int *want, char *errbuf, size_t errlen);
 	ssize_t (*write)(void *t, const void *buf, size_t n, int *want, char *errbuf, size_t errlen);
@@ -121,8 +136,12 @@ void kf_conn_free(struct kf_conn *c);
 
 /* Start connecting now unless already up or connecting (backoff permitting). */
 void kf_conn_connect(struct kf_conn *c);
-/* Tear down (failing requests with err) and go to backoff. */
+/* Tear down (failing requests with err) and go to backoff.  Nothing in
+ * auth_failed. */
 void kf_conn_close(struct kf_conn *c, int err, const char *why);
+/* auth_failed -> down, backoff reset: the next request connects again (the
+ * settings, or the broker's, changed).  Nothing in any other state. */
+void kf_conn_retry(struct kf_conn *c);
 
 enum kf_conn_state kf_conn_state(const struct kf_conn *c);
 const char *kf_conn_name(const struct kf_conn *c);       /* "host:port/node" */
@@ -155,6 +174,9 @@ int64_t kf_conn_up_since(const struct kf_conn *c);
 /* Consecutive failures to decode an answer with the same API, version and
  * message, across reconnects; 0 after a good answer of that API. */
 int kf_conn_decode_failures(const struct kf_conn *c);
+/* KIP-368 re-authentications of a ready connection that succeeded, across
+ * reconnects, since kf_conn_new. */
+int64_t kf_conn_reauths(const struct kf_conn *c);
 
 /*
  * KIP-219 throttling: the CLOCK_MONOTONIC time in ms until which the
@@ -179,8 +201,9 @@ size_t kf_conn_sanitize_software(const char *in, char *out, size_t outlen);
  * highest both sides support, capped at max_ver (-1: no cap); it is chosen
  * and req encoded when the connection is ready, so req must stay valid and
  * unchanged until cb runs.  timeout_ms <= 0 takes the connection default.
- * Returns KF_OK (cb runs exactly once, never from inside this call) or an
- * error (KF_EUNSUPP: no API by that key; cb does not run).
+ * Returns KF_OK (cb runs exactly once, never from inside this call; with
+ * KF_EAUTH at once in auth_failed) or an error (KF_EUNSUPP: no API by that
+ * key; cb does not run).
  */
 int kf_conn_send(struct kf_conn *c, int16_t api_key, int16_t max_ver, const void *req,
 		 int timeout_ms, kf_conn_resp_cb *cb, void *opaque);

@@ -26,6 +26,7 @@ const char *kf_strerror(int err)
 	case KF_ECLOSED: return "connection closed";
 	case KF_EAGAIN: return "try again";
 	case KF_ERESOLVE: return "name resolution failed";
+	case KF_EAUTH: return "authentication failed";
 	}
 	return "unknown error";
 }

@@ -23,6 +23,8 @@ enum {
 	KF_ECLOSED = -10,   /* connection closed or torn down */
 	KF_EAGAIN = -11,    /* try again later (would block, not ready) */
 	KF_ERESOLVE = -12,  /* name resolution failed */
+	KF_EAUTH = -13,     /* authentication refused (SASL credentials or mechanism, TLS
+	                     * certificate verification): retrying cannot help */
 };
 
 /* How a child process ended, from its wait status: "exited with status
@@ -61,8 +63,10 @@ enum kf_kerr {
 	KF_KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
 	KF_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
 	KF_KERR_GROUP_AUTHORIZATION_FAILED = 30,
+	KF_KERR_UNSUPPORTED_SASL_MECHANISM = 33,
 	KF_KERR_UNSUPPORTED_VERSION = 35,
 	KF_KERR_KAFKA_STORAGE_ERROR = 56,
+	KF_KERR_SASL_AUTHENTICATION_FAILED = 58,
 	KF_KERR_FETCH_SESSION_ID_NOT_FOUND = 70,
 	KF_KERR_INVALID_FETCH_SESSION_EPOCH = 71,
 	KF_KERR_FENCED_LEADER_EPOCH = 74,

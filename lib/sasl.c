@@ -415,6 +415,7 @@ struct sess {
 	struct kf_conn *conn;
 	bool active;
 	bool legacy;            /* raw frames after SaslHandshake v0 */
+	bool again;             /* re-authenticating a ready connection (KIP-368) */
 	int round;              /* SaslAuthenticate rounds answered */
 	int16_t auth_ver;
 	struct kf_scram *scram;
@@ -493,11 +494,14 @@ static void succeed(struct sess *x, int64_t lifetime_ms)
 	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
 		rnd = (uint32_t)random();
 	x->reauth_ms = kf_sasl_reauth_delay_ms(x->lifetime_ms, rnd);
+	/* A re-authentication is routine (kf_conn_reauths counts them): one
+	 * info line per connection, not one per session lifetime. */
 	if (x->lifetime_ms)
-		kf_info("sasl", "%s: authenticated as '%s' (%s); session lifetime %lld ms, "
-			"re-authenticating after %lld ms", kf_conn_name(c), x->sasl->user,
-			kf_sasl_mech_name(x->sasl->mech), (long long)x->lifetime_ms,
-			(long long)x->reauth_ms);
+		kf_log(x->again ? KF_LOG_DEBUG : KF_LOG_INFO, "sasl",
+		       "%s: %s as '%s' (%s); session lifetime %lld ms, re-authenticating after "
+		       "%lld ms", kf_conn_name(c), x->again ? "re-authenticated" : "authenticated",
+		       x->sasl->user, kf_sasl_mech_name(x->sasl->mech), (long long)x->lifetime_ms,
+		       (long long)x->reauth_ms);
 	else
 		kf_debug("sasl", "%s: authenticated as '%s' (%s)", kf_conn_name(c), x->sasl->user,
 			 kf_sasl_mech_name(x->sasl->mech));
@@ -515,17 +519,20 @@ static void on_token(struct sess *x, int64_t lifetime_ms, const uint8_t *b, size
 		succeed(x, lifetime_ms);
 		return;
 	}
+	/* A SCRAM exchange that goes wrong (the server's e=, a nonce or a
+	 * signature that does not check out) fails the same way every time:
+	 * KF_EAUTH, as Kafka's client takes it for an authentication error. */
 	if (x->round == 1) {
 		const char *final;
 		int rc = kf_scram_server_first(x->scram, b, bl, &final, e, sizeof(e));
 		if (rc)
-			sess_fail(x, KF_ERR, "%s", e);
+			sess_fail(x, rc == KF_ENOMEM ? rc : KF_EAUTH, "%s", e);
 		else
 			send_token(x, final, strlen(final));
 		return;
 	}
 	if (kf_scram_verify_final(x->scram, b, bl, e, sizeof(e)))
-		sess_fail(x, KF_ERR, "%s", e);
+		sess_fail(x, KF_EAUTH, "%s", e);
 	else
 		succeed(x, lifetime_ms);
 }
@@ -546,7 +553,10 @@ static void on_auth(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 			       r->error_message ? strlen(r->error_message) : 0);
 		snprintf(m, sizeof(m), "SaslAuthenticate %s%s%s", kf_kafka_err_name(r->error_code),
 			 e[0] ? ": " : "", e);
-		sess_fail(x, KF_ERR, "%s", m);
+		/* SASL_AUTHENTICATION_FAILED: a wrong password or an unknown
+		 * user; asking again cannot change the answer. */
+		sess_fail(x, r->error_code == KF_KERR_SASL_AUTHENTICATION_FAILED ? KF_EAUTH : KF_ERR,
+			  "%s", m);
 		return;
 	}
 	on_token(x, ver >= 1 ? r->session_lifetime_ms : 0, r->auth_bytes.p,
@@ -612,8 +622,9 @@ static void on_handshake(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 		copy_printable(safe, sizeof(safe), m, strlen(m));
 		snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", safe);
 	}
-	if (!found || r->error_code == 33) {
-		sess_fail(x, KF_EUNSUPP, "the broker does not offer this mechanism; it offers: %s",
+	if (!found || r->error_code == KF_KERR_UNSUPPORTED_SASL_MECHANISM) {
+		/* The listener's settings, not a passing state: permanent. */
+		sess_fail(x, KF_EAUTH, "the broker does not offer this mechanism; it offers: %s",
 			  list[0] ? list : "(none)");
 		return;
 	}
@@ -647,6 +658,7 @@ static void auth_start(struct kf_conn *c, void *arg)
 	x->lifetime_ms = 0;
 	x->reauth_ms = -1;
 	x->active = true;
+	x->again = kf_conn_state(c) == KF_CONN_READY;
 	int16_t hv = kf_conn_version(c, KF_API_SASL_HANDSHAKE);
 	x->auth_ver = kf_conn_version(c, KF_API_SASL_AUTHENTICATE);
 	if (hv < 0) {

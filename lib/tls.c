@@ -391,7 +391,8 @@ out_error:
 
 /*
  * Maps a failed SSL call: KF_EAGAIN with *want, 0 for close_notify, or
- * KF_EIO with "op with peer failed: reason" in errbuf.  saved_errno is errno
+ * KF_EIO with "op with peer failed: reason" in errbuf (KF_EAUTH when the
+ * peer's certificate failed verification).  saved_errno is errno
  * right after the call, for SSL_ERROR_SYSCALL.
  */
 static int map_error(struct tls_conn *tc, int rc, int saved_errno, const char *op, int *want,
@@ -420,7 +421,8 @@ static int map_error(struct tls_conn *tc, int rc, int saved_errno, const char *o
 		snprintf(errbuf + used, errlen - used, "certificate verify failed: %s",
 			 X509_verify_cert_error_string(vr));
 		ERR_clear_error();
-		return KF_EIO;
+		/* The same certificate fails the same way next time. */
+		return KF_EAUTH;
 	}
 	if (ERR_peek_error() != 0) {
 		errbuf[used] = '\0';

@@ -238,7 +238,9 @@ static void on_metadata(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 		err = KF_EAGAIN; /* a top-level error, logged by the cluster */
 	if (err) {
 		f->md_inflight = false;
-		kf_warn("fetcher", "metadata from %s: %s", c ? kf_conn_name(c) : "?", kf_strerror(err));
+		/* KF_EAUTH: the connection said so once and tries no more */
+		kf_log(err == KF_EAUTH ? KF_LOG_DEBUG : KF_LOG_WARN, "fetcher", "metadata from %s: %s",
+		       c ? kf_conn_name(c) : "?", kf_strerror(err));
 		metadata_later(f);
 		return;
 	}
@@ -581,8 +583,9 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 	const struct kf_fetch_resp *r = resp;
 	int16_t top = err ? 0 : r->error_code;
 	if (err || top) {
-		kf_warn("fetcher", "Fetch to node %d (%s): %s", q->node, c ? kf_conn_name(c) : "?",
-			err ? kf_strerror(err) : kf_kafka_err_name(top));
+		kf_log(err == KF_EAUTH ? KF_LOG_DEBUG : KF_LOG_WARN, "fetcher",
+		       "Fetch to node %d (%s): %s", q->node, c ? kf_conn_name(c) : "?",
+		       err ? kf_strerror(err) : kf_kafka_err_name(top));
 		for (int i = 0; i < q->nents; i++) {
 			struct part *p = slot_part(f, q->ents[i].slot);
 			if (!p || p->epoch != q->ents[i].epoch)

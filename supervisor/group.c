@@ -488,7 +488,8 @@ static void on_md_brokers(struct kf_conn *c, int err, int16_t ver, void *resp, v
 	if (!err && kf_cluster_set_brokers(g->cl, resp) != KF_OK)
 		err = KF_EAGAIN; /* a top-level error, logged by the cluster */
 	if (err) {
-		kf_info(LOGC, "%s: metadata: %s", g->group, kf_strerror(err));
+		kf_log(err == KF_EAUTH ? KF_LOG_DEBUG : KF_LOG_INFO, LOGC, "%s: metadata: %s",
+		       g->group, kf_strerror(err));
 		backoff(g);
 		return;
 	}
@@ -534,8 +535,10 @@ static void on_coordinator(struct kf_conn *c, int err, int16_t ver, void *resp, 
 		return;
 	}
 	if (a != KF_GA_OK) {
-		kf_info(LOGC, "%s: FindCoordinator: %s, retrying", g->group,
-			err ? kf_strerror(err) : kf_kafka_err_name(code));
+		/* KF_EAUTH: the connection said so once and tries no more */
+		kf_log(err == KF_EAUTH ? KF_LOG_DEBUG : KF_LOG_INFO, LOGC,
+		       "%s: FindCoordinator: %s, retrying", g->group,
+		       err ? kf_strerror(err) : kf_kafka_err_name(code));
 		backoff(g);
 		return;
 	}

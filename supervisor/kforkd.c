@@ -1261,11 +1261,22 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 #define CHANGED(s) (wl += (size_t)snprintf(what + wl, wl < sizeof(what) ? sizeof(what) - wl : 0, \
 					   "%s%s", wl ? ", " : "", s))
 	bool kafka = kf_config_kafka_changed(oc, nc);
+	/* A connection refused for good (auth_failed) waits for a reload: the
+	 * settings changed, or the files behind them (a password_file, a CA
+	 * file replaced in place), or the broker's side was fixed.  Either way
+	 * the Kafka side starts over, with every file read again. */
+	int refused = D.cl && !D.restarting ? kf_cluster_auth_failed(D.cl) : 0;
+	if (refused && !kafka)
+		kf_info(COMP, "reload: %d connections were refused authentication: connecting"
+			" again with the settings read anew", refused);
 	bool procs = process_conf_changed(oc, nc);
 	const struct kf_config_workers *ow = &oc->workers;
 	struct kf_config_workers *nw = &nc->workers;
 	if (kafka)
 		CHANGED("kafka");
+	else if (refused)
+		CHANGED("kafka (refused authentication)");
+	kafka = kafka || refused > 0;
 	if (oc->log.level != nc->log.level)
 		CHANGED("log.level");
 	if (ow->count != nw->count)
@@ -1443,6 +1454,8 @@ static void on_ctl_timer(struct ev_loop *loop, ev_timer *w, int revents)
 /* ------------------------------------------------------------ control */
 
 /* The state word of the status JSON. */
+static bool all_auth_failed(void);
+
 static const char *daemon_state(void)
 {
 	switch (D.phase) {
@@ -1456,6 +1469,8 @@ static const char *daemon_state(void)
 	}
 	if (D.revoke_busy || D.restarting || !D.g)
 		return "rebalancing";
+	if (all_auth_failed())
+		return "auth_failed";
 	const char *gs = kf_group_state(D.g);
 	return D.quiet && strcmp(gs, "stable") == 0 ? "quiet" : gs;
 }
@@ -1558,6 +1573,34 @@ static const struct kf_conn *broker_conn(const struct kf_cluster_broker *b, cons
 	return c;
 }
 
+/* KIP-368 re-authentications on both of the broker's connections. */
+static int64_t broker_reauths(const struct kf_cluster_broker *b)
+{
+	return (b->conn ? kf_conn_reauths(b->conn) : 0) + (b->coord ? kf_conn_reauths(b->coord) : 0);
+}
+
+/*
+ * Every connection there is refused for good (auth_failed: a wrong
+ * password, a certificate that does not verify) and none is ready: kforkd
+ * cannot get anywhere until the config is reloaded.
+ */
+static bool all_auth_failed(void)
+{
+	struct kf_cluster_broker b;
+	int failed = 0;
+	for (int i = 0; D.cl && kf_cluster_broker_at(D.cl, i, &b); i++) {
+		const struct kf_conn *both[] = { b.conn, b.coord };
+		for (int k = 0; k < 2; k++) {
+			if (!both[k])
+				continue;
+			if (kf_conn_state(both[k]) != KF_CONN_FAILED)
+				return false;
+			failed++;
+		}
+	}
+	return failed > 0;
+}
+
 /* Throttle time the broker reported on both of its connections. */
 static int64_t broker_throttle_ms(const struct kf_cluster_broker *b)
 {
@@ -1584,6 +1627,7 @@ static void status_brokers(struct kf_json *j)
 		kf_json_str(j, "last_error", err);
 		json_time_ms(j, "last_error_at", err_at);
 		kf_json_int(j, "throttled_ms", broker_throttle_ms(&b));
+		kf_json_int(j, "reauths", broker_reauths(&b));
 		int16_t keys[32], vers[32];
 		int nv = c ? kf_conn_versions(c, keys, vers, 32) : 0;
 		kf_json_obj(j, "api_versions");

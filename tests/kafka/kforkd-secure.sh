@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # kforkd against a secured real Apache Kafka ($KAFKA_VERSION, default
 # 4.4.0; TLS needs 2.7+, SASL on KRaft 3.5+): for each listener the harness
-# can start, kforkd drains 2000 records and Kafka's client (the oracle)
-# reads the commits back.
+# can start, kforkd drains and Kafka's client (the oracle) reads the
+# commits back.
 #
 #   ssl              server verification on (the CA of the harness)
 #   mtls             the same with a client certificate
 #   sasl_plaintext   PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
 #   sasl_ssl         SCRAM-SHA-512 over TLS
 #
-# and what must fail, with one clear error line and the broker's
-# last_error in kforkctl status: a wrong password, an unknown user, a CA
-# that did not sign the broker's certificate.  (A host name the
-# certificate does not name needs a second name for 127.0.0.1; the TLS
-# unit suite covers it.)
+# What must be refused, for good: a CA that did not sign the broker's
+# certificate, an address the certificate does not name (127.0.0.2,
+# through a relay to the broker: its certificate names 127.0.0.1 and
+# localhost), a wrong password, an unknown user.  Each gives one error
+# line, the state auth_failed (the daemon's and the broker's) with the
+# reason as last_error in kforkctl status, and then no further attempt
+# for $KF_SECURE_QUIET_S seconds (20): one connection in kforkd's debug
+# log, one "Failed authentication" in the broker's.  A SIGHUP with the
+# setting corrected then connects and drains.
+#
+# Re-authentication (KIP-368): the SASL brokers run with
+# connections.max.reauth.ms=3000.  kforkd consumes for $KF_SECURE_SOAK_S
+# seconds (60) while the oracle produces, over SCRAM-SHA-512 on
+# sasl_plaintext and on sasl_ssl: its connections stay the same TCP
+# connections throughout (ss), the broker's own log counts the
+# re-authentications on them (kafka.network.Processor at TRACE, set
+# through the broker-loggers config) and has no expired-session
+# disconnect; generation and rebalance count stay; every record reaches
+# the handler once and the commits reach the end offsets (oracle).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
@@ -28,91 +42,254 @@ if ! kafka_ver_ge "$V" 3.5.0; then
 	echo "SKIP: the secure listeners need Kafka 3.5 or newer here (PEM stores, SCRAM users at format time)"
 	exit 77
 fi
+QUIET=${KF_SECURE_QUIET_S:-20}
+SOAK=${KF_SECURE_SOAK_S:-60}
+REAUTH_MS=3000
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-secure.XXXXXX")
-kpid=
+pids=() # every kforkd and relay still running
 cleanup() {
-	if [ -n "$kpid" ]; then
-		kill -KILL "$kpid" 2>/dev/null || true
-		wait "$kpid" 2>/dev/null || true
-	fi
+	local p
+	for p in ${pids[@]+"${pids[@]}"}; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	if [ -n "${KF_KAFKA_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
 at_exit cleanup
 oracle() { kafka_oracle "$@"; }
+forget() { # forget PID: it was reaped
+	local p keep=()
+	for p in ${pids[@]+"${pids[@]}"}; do [ "$p" = "$1" ] || keep+=("$p"); done
+	pids=(${keep[@]+"${keep[@]}"})
+}
+broker_log() { cat "$KAFKA_DIR"/broker*/server.log; }
 
-# run NAME SECURITY_BLOCK: kforkd with that kafka.security block on topic
-# NAME (2000 records); waits until the oracle reads the commits = the ends
-run() {
-	local name=$1 sec=$2
+# conf NAME BOOTSTRAP TOPIC SECURITY_BLOCK [LEVEL]: write NAME's config
+# (file handler into NAME/out, control socket NAME/ctl.sock)
+conf() {
+	local name=$1 boot=$2 topic=$3 sec=$4 level=${5:-info}
 	mkdir -p "$tmp/$name/out"
-	oracle create-topic "$name" --partitions 2 --replication 1 > /dev/null
-	oracle produce "$name" --count 2000 --keys seq > /dev/null
 	cat > "$tmp/$name/kforkd.conf" <<EOF
 kafka = {
-  bootstrap = "$KAFKA_BOOTSTRAP";
+  bootstrap = "$boot";
   group = "$name-g";
-  topics = [ "$name" ];
+  topics = [ "$topic" ];
   commit_interval_ms = 500;
   security = { $sec };
 };
 workers = { count = 1; handler = { type = "file"; dir = "$tmp/$name/out"; }; };
-log = { level = "info"; };
+log = { level = "$level"; };
 control = { socket = "$tmp/$name/ctl.sock"; };
 EOF
-	"$KFORKD" -c "$tmp/$name/kforkd.conf" > "$tmp/$name/log" 2>&1 &
-	kpid=$!
-	if wait_for 60 kafka_drained "$name-g" "$name" "$tmp"; then
+}
+
+# start NAME: kforkd on NAME's config; its pid in NAME/pid
+start() {
+	"$KFORKD" -c "$tmp/$1/kforkd.conf" > "$tmp/$1/log" 2>&1 &
+	echo $! > "$tmp/$1/pid"
+	pids+=($!)
+}
+
+# stop NAME: SIGTERM, and it must exit 0
+stop() {
+	local p rc=0
+	p=$(cat "$tmp/$1/pid")
+	kill -TERM "$p"
+	wait "$p" || rc=$?
+	forget "$p"
+	[ "$rc" -eq 0 ] || fail "$1: kforkd exited $rc after SIGTERM"
+}
+
+# status NAME: kforkctl status into NAME/status.json
+status() { "$KFORKCTL" -s "$tmp/$1/ctl.sock" status > "$tmp/$1/status.json" 2>/dev/null; }
+
+# js NAME EXPR: a Python expression on the status (s), printed
+js() { python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/$1/status.json" "$2"; }
+
+# caught_up NAME: in the status, stable and committed = high watermark on
+# every partition (the oracle has the last word afterwards)
+caught_up() {
+	status "$1" && [ "$(js "$1" 's["state"] == "stable" and len(s["assignment"]) > 0 and all(a["committed"] is not None and a["committed"] == a["high_watermark"] for a in s["assignment"])')" = True ]
+}
+
+# drained NAME TOPIC: kforkd's status says so, then the oracle: the
+# committed offsets of NAME-g are the end offsets
+drained() {
+	wait_for 90 caught_up "$1" && wait_for 60 kafka_drained "$1-g" "$2" "$tmp/$1"
+}
+
+# run NAME SECURITY_BLOCK: kforkd drains 2000 records of topic NAME
+run() {
+	local name=$1 sec=$2
+	oracle create-topic "$name" --partitions 2 --replication 1 > /dev/null
+	oracle produce "$name" --count 2000 --keys seq > /dev/null
+	conf "$name" "$KAFKA_BOOTSTRAP" "$name" "$sec"
+	start "$name"
+	if drained "$name" "$name"; then
 		pass "$name: kforkd drained 2000 records over $KAFKA_SECURITY, commits read back by Kafka's client"
 	else
 		fail "$name: not drained: $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"
 	fi
-	kill -TERM "$kpid"
-	wait "$kpid" || fail "$name: kforkd exited $? after SIGTERM"
-	kpid=
+	stop "$name"
 }
 
-# refused NAME SECURITY_BLOCK WORD: kforkd must not get in; its log has an
-# error line with WORD, and kforkctl status the broker's last_error
+# auth_failed NAME: the daemon and every broker entry in auth_failed
+auth_failed() {
+	status "$1" && [ "$(js "$1" 's["state"] == "auth_failed" and len(s["brokers"]) > 0 and all(b["state"] == "auth_failed" and b["last_error"] for b in s["brokers"])')" = True ]
+}
+
+# refused TOPIC 'NAME|BOOTSTRAP|WORD|SECURITY|FIXED_BOOTSTRAP|FIXED_SECURITY[|FIX]'...
+# Start one kforkd per case at once (debug log) on the broker running now;
+# each must end in auth_failed with WORD in the reason, and then try no
+# more for $QUIET s: one connection attempt in its log, one error line and
+# no warning; the broker logs one failed authentication per case.  Then
+# each gets the fixed settings (after the shell command FIX, if any) by
+# SIGHUP and must drain TOPIC.
 refused() {
-	local name=$1 sec=$2 word=$3
-	mkdir -p "$tmp/$name/out"
-	cat > "$tmp/$name/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$KAFKA_BOOTSTRAP";
-  group = "$name-g";
-  topics = [ "t" ];
-  security = { $sec };
-};
-workers = { count = 1; handler = { type = "noop"; }; };
-control = { socket = "$tmp/$name/ctl.sock"; };
-EOF
-	"$KFORKD" -c "$tmp/$name/kforkd.conf" > "$tmp/$name/log" 2>&1 &
-	kpid=$!
-	has_error() {
-		"$KFORKCTL" -s "$tmp/$name/ctl.sock" status > "$tmp/$name/status.json" 2>/dev/null &&
-			python3 - "$tmp/$name/status.json" <<'PY'
-import json, sys
-b = json.load(open(sys.argv[1]))["brokers"]
-sys.exit(0 if any(x["last_error"] and x["state"] != "ready" for x in b) else 1)
-PY
-	}
-	if wait_for 30 has_error; then
-		sleep 10 # time for retries to show in the log
-		local err lines
-		err=$(python3 -c 'import json, sys; print([x["last_error"] for x in json.load(open(sys.argv[1]))["brokers"] if x["last_error"]][0])' "$tmp/$name/status.json")
-		lines=$(grep -cE ' (warn|error) ' "$tmp/$name/log" || true)
-		if grep -qiE "$word" "$tmp/$name/log" && [ "$lines" -le 3 ]; then
-			pass "$name refused: status last_error \"$err\"; $lines warn/error lines in 10 s"
-		else
-			fail "$name: $lines warn/error lines, none with /$word/: $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 5)"
+	local topic=$1 c name boot word sec fboot fsec fix n0 n1 names=() ok=1
+	shift
+	n0=$(broker_log | grep -c "Failed authentication with" || true)
+	for c in "$@"; do
+		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
+		names+=("$name")
+		conf "$name" "$boot" "$topic" "$sec" debug
+		start "$name"
+	done
+	for name in "${names[@]}"; do
+		if ! wait_for 60 auth_failed "$name"; then
+			fail "$name: not in auth_failed: $(cat "$tmp/$name/status.json" 2>/dev/null) $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"
+			ok=
 		fi
+	done
+	[ -n "$ok" ] || return 0
+	sleep "$QUIET" # any retry would show now (the backoff was 100 ms .. 10 s)
+	n1=$(broker_log | grep -c "Failed authentication with" || true)
+	for c in "$@"; do
+		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
+		local log=$tmp/$name/log errs warns attempts err
+		status "$name" || true
+		errs=$(grep -c ' error ' "$log" || true)
+		warns=$(grep -c ' warn ' "$log" || true)
+		attempts=$(grep -c 'conn: .*: down -> resolving' "$log" || true)
+		err=$(js "$name" 's["brokers"][0]["last_error"]')
+		if [ "$(js "$name" 's["state"]')" = auth_failed ] && [ "$errs" -eq 1 ] && [ "$warns" -eq 0 ] &&
+			[ "$attempts" -eq 1 ] && grep ' error ' "$log" | grep -qiE "$word" &&
+			grep ' error ' "$log" | grep -q "not retrying" && grep -qiE "$word" <<< "$err"; then
+			pass "$name refused for good: 1 connection attempt and 1 error line in $QUIET s, status auth_failed: \"$err\""
+		else
+			fail "$name: state $(js "$name" 's["state"]'), $attempts attempts, $errs error and $warns warn lines, last_error \"$err\": $(grep -E ' (warn|error) ' "$log" | head -n 3)"
+		fi
+	done
+	if [ $((n1 - n0)) -eq $# ]; then
+		pass "broker: $((n1 - n0)) failed authentications for $# refused kforkd in $QUIET s"
 	else
-		fail "$name: no broker error in the status: $(cat "$tmp/$name/status.json" 2>/dev/null)"
+		fail "broker: $((n1 - n0)) failed authentications for $# refused kforkd, want $#"
 	fi
-	kill -TERM "$kpid"
-	wait "$kpid" || true
-	kpid=
+	for c in "$@"; do
+		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
+		[ -z "$fix" ] || eval "$fix"
+		conf "$name" "$fboot" "$topic" "$fsec" debug
+		kill -HUP "$(cat "$tmp/$name/pid")"
+	done
+	for c in "$@"; do
+		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
+		if drained "$name" "$topic" && [ "$(grep -c ' error ' "$tmp/$name/log" || true)" -eq 1 ] &&
+			{ [ -z "$fix" ] || grep -q "connecting again with the settings read anew" "$tmp/$name/log"; }; then
+			pass "$name: after SIGHUP with the setting fixed${fix:+ in place (config unchanged)}, kforkd drained $topic (oracle)"
+		else
+			fail "$name: not drained after the fix: $(grep -E ' (warn|error) ' "$tmp/$name/log" | tail -n 3)"
+		fi
+		stop "$name"
+	done
+}
+
+# trace_processor: kafka.network.Processor at TRACE on every broker: its
+# "Begin re-authentication" and "Disconnecting expired channel" lines
+trace_processor() {
+	local i
+	for ((i = 1; i <= KAFKA_BROKERS; i++)); do
+		kafka_tool configs --bootstrap-server "$KAFKA_BOOTSTRAP" --entity-type broker-loggers \
+			--entity-name "$i" --alter --add-config kafka.network.Processor=TRACE > "$tmp/loggers.out" 2>&1 ||
+			{ fail "broker-loggers: $(tail -n 3 "$tmp/loggers.out")"; return 1; }
+	done
+}
+
+# ports NAME: local ports of NAME's established connections to the brokers
+ports() {
+	local p a port
+	p=$(cat "$tmp/$1/pid")
+	IFS=, read -r -a a <<< "$KAFKA_BOOTSTRAP"
+	for port in "${a[@]}"; do
+		ss -tnpH state established "( dport = :${port##*:} )" | grep "pid=$p," |
+			awk '{ n = split($3, x, ":"); print x[n] }'
+	done | sort -n | paste -s -d ' '
+}
+
+# soak NAME SECURITY_BLOCK: re-authentication while records flow (see top)
+soak() {
+	local name=$1 sec=$2 g0 r0 a0 p0 l0 k0 g1 r1 a1 p1 batches=0 end
+	oracle create-topic "$name" --partitions 2 --replication 1 > /dev/null
+	oracle produce "$name" --count 500 --keys seq > /dev/null
+	conf "$name" "$KAFKA_BOOTSTRAP" "$name" "$sec"
+	start "$name"
+	if ! wait_for 90 caught_up "$name"; then
+		fail "$name: never caught up: $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"
+		stop "$name"
+		return 0
+	fi
+	g0=$(js "$name" 's["generation"]')
+	r0=$(js "$name" 's["counters"]["rebalances"]')
+	a0=$(js "$name" 'sum(b["reauths"] for b in s["brokers"])')
+	p0=$(ports "$name")
+	l0=$(broker_log | wc -l)
+	k0=$(wc -l < "$tmp/$name/log")
+	end=$((SECONDS + SOAK))
+	while [ "$SECONDS" -lt "$end" ]; do
+		oracle produce "$name" --count 100 --keys seq > /dev/null
+		batches=$((batches + 1))
+	done
+	p1=$(ports "$name")
+	if drained "$name" "$name"; then
+		pass "$name: drained $((500 + 100 * batches)) records produced over ${SOAK} s (oracle)"
+	else
+		fail "$name: not drained after the soak"
+	fi
+	status "$name" || true
+	g1=$(js "$name" 's["generation"]')
+	r1=$(js "$name" 's["counters"]["rebalances"]')
+	a1=$(js "$name" 'sum(b["reauths"] for b in s["brokers"])')
+	local reauths=$((a1 - a0)) seen=0 port bl kl
+	bl=$(broker_log | tail -n +"$((l0 + 1))")
+	kl=$(tail -n +"$((k0 + 1))" "$tmp/$name/log")
+	for port in $p0; do
+		seen=$((seen + $(grep "Begin re-authentication" <<< "$bl" | grep -c -- "-127.0.0.1:$port-" || true)))
+	done
+	if [ "$reauths" -gt 10 ] && [ "$seen" -gt 10 ]; then
+		pass "$name: $reauths re-authentications in the status, $seen in the broker's log on kforkd's connections"
+	else
+		fail "$name: $reauths re-authentications in the status, $seen in the broker's log (want > 10)"
+	fi
+	if [ -n "$p0" ] && [ "$p0" = "$p1" ] &&
+		! grep -qE "expired channel|Failed authentication" <<< "$bl" &&
+		! grep -qE " (warn|error) |connected after|closed by broker" <<< "$kl"; then
+		pass "$name: the same connections (ports $p0) throughout, no expired-session disconnect, no warning"
+	else
+		fail "$name: connections $p0 -> $p1; broker: $(grep -E "expired channel|Failed authentication" <<< "$bl" | head -n 2); kforkd: $(grep -E " (warn|error) |connected after|closed by broker" <<< "$kl" | head -n 3)"
+	fi
+	if [ "$g1" = "$g0" ] && [ "$r1" = "$r0" ]; then
+		pass "$name: no rebalance (generation $g0, rebalances $r0)"
+	else
+		fail "$name: generation $g0 -> $g1, rebalances $r0 -> $r1"
+	fi
+	local out
+	if out=$(python3 "$here/check_output.py" --topic "$name" --ends "$tmp/$name/ends" --keys seq \
+		--once "$tmp/$name/out"); then
+		pass "$name: every record in the handler's output once: $out"
+	else
+		fail "$name: output: $out"
+	fi
+	stop "$name"
 }
 
 # --- TLS, server verification on
@@ -120,7 +297,61 @@ kafka_start "$V" --security ssl
 run ssl "protocol = \"ssl\"; ca_file = \"$KAFKA_CA\";"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/other.key" -out "$tmp/other.pem" \
 	-days 2 -subj /CN=other-ca > /dev/null 2>&1
-refused untrusted "protocol = \"ssl\"; ca_file = \"$tmp/other.pem\";" "certificate|verify"
+# An address the certificate does not name: 127.0.0.2 (all of 127/8 is
+# loopback on Linux), relayed to the broker, which listens on 127.0.0.1.
+relay=
+if python3 -c 'import socket; socket.socket().bind(("127.0.0.2", 0))' 2> /dev/null; then
+	cat > "$tmp/relay.py" <<'EOF'
+import socket, sys, threading
+host, port = sys.argv[2].rsplit(":", 1)
+ls = socket.socket()
+ls.bind((sys.argv[1], 0))
+ls.listen(16)
+print(ls.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = ls.accept()
+    u = socket.create_connection((host, int(port)))
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+EOF
+	python3 "$tmp/relay.py" 127.0.0.2 "$KAFKA_BOOTSTRAP" > "$tmp/relay.port" &
+	relay_pid=$!
+	pids+=("$relay_pid")
+	wait_for 10 test -s "$tmp/relay.port" && relay=127.0.0.2:$(head -n 1 "$tmp/relay.port")
+fi
+oracle create-topic fixed-ssl --partitions 2 --replication 1 > /dev/null
+oracle produce fixed-ssl --count 200 --keys seq > /dev/null
+ssl_ok="protocol = \"ssl\"; ca_file = \"$KAFKA_CA\";"
+# untrusted: fixed in place, the config file unchanged: the reload alone
+# makes kforkd read the CA file again
+cp "$tmp/other.pem" "$tmp/ca-in-place.pem"
+in_place="protocol = \"ssl\"; ca_file = \"$tmp/ca-in-place.pem\";"
+cases=("untrusted|$KAFKA_BOOTSTRAP|certificate verify failed|$in_place|$KAFKA_BOOTSTRAP|$in_place|cp \"\$KAFKA_CA\" \"\$tmp/ca-in-place.pem\"")
+if [ -n "$relay" ]; then
+	cases+=("hostname|$relay|certificate verify failed: IP address mismatch|$ssl_ok|$KAFKA_BOOTSTRAP|$ssl_ok")
+else
+	echo "NOTE: 127.0.0.2 cannot be bound here: no host name mismatch case (the TLS unit suite has one)"
+fi
+refused fixed-ssl "${cases[@]}"
+if [ -n "${relay_pid:-}" ]; then
+	kill "$relay_pid"
+	wait "$relay_pid" 2> /dev/null || true
+	forget "$relay_pid"
+fi
 kafka_stop
 
 # --- mutual TLS
@@ -128,25 +359,30 @@ kafka_start "$V" --security mtls
 run mtls "protocol = \"ssl\"; ca_file = \"$KAFKA_CA\"; cert_file = \"$KAFKA_CLIENT_CERT\"; key_file = \"$KAFKA_CLIENT_KEY\";"
 kafka_stop
 
-# --- SASL over plaintext, each mechanism; then what must be refused
-kafka_start "$V" --security sasl_plaintext
+# --- SASL over plaintext, each mechanism; what must be refused; then
+# SCRAM-SHA-512 across many re-authentications
+kafka_start "$V" --security sasl_plaintext --broker-prop "connections.max.reauth.ms=$REAUTH_MS"
 printf '%s\n' "$KAFKA_SASL_PASSWORD" > "$tmp/password"
 printf 'not-the-password\n' > "$tmp/wrong"
 chmod 600 "$tmp/password" "$tmp/wrong"
-for mech in PLAIN SCRAM-SHA-256 SCRAM-SHA-512; do
+sasl() { echo "protocol = \"$1\"; sasl_mechanism = \"$2\"; username = \"$3\"; password_file = \"$4\";${5:+ ca_file = \"$5\";}"; }
+for mech in PLAIN SCRAM-SHA-256; do
 	kafka_client_props "$mech"
-	run "sasl-${mech,,}" "protocol = \"sasl_plaintext\"; sasl_mechanism = \"$mech\"; username = \"$KAFKA_SASL_USER\"; password_file = \"$tmp/password\";"
+	run "sasl-${mech,,}" "$(sasl sasl_plaintext "$mech" "$KAFKA_SASL_USER" "$tmp/password")"
 done
-refused wrong-password "protocol = \"sasl_plaintext\"; sasl_mechanism = \"SCRAM-SHA-512\"; username = \"$KAFKA_SASL_USER\"; password_file = \"$tmp/wrong\";" \
-	"authentication|sasl"
-refused unknown-user "protocol = \"sasl_plaintext\"; sasl_mechanism = \"SCRAM-SHA-256\"; username = \"nobody-here\"; password_file = \"$tmp/password\";" \
-	"authentication|sasl"
+kafka_client_props SCRAM-SHA-512
+oracle create-topic fixed-sasl --partitions 2 --replication 1 > /dev/null
+oracle produce fixed-sasl --count 200 --keys seq > /dev/null
+refused fixed-sasl \
+	"wrong-password|$KAFKA_BOOTSTRAP|SASL_AUTHENTICATION_FAILED|$(sasl sasl_plaintext SCRAM-SHA-512 "$KAFKA_SASL_USER" "$tmp/wrong")|$KAFKA_BOOTSTRAP|$(sasl sasl_plaintext SCRAM-SHA-512 "$KAFKA_SASL_USER" "$tmp/password")" \
+	"unknown-user|$KAFKA_BOOTSTRAP|SASL_AUTHENTICATION_FAILED|$(sasl sasl_plaintext SCRAM-SHA-256 nobody-here "$tmp/password")|$KAFKA_BOOTSTRAP|$(sasl sasl_plaintext SCRAM-SHA-256 "$KAFKA_SASL_USER" "$tmp/password")"
+trace_processor && soak sasl-scram-sha-512 "$(sasl sasl_plaintext SCRAM-SHA-512 "$KAFKA_SASL_USER" "$tmp/password")"
 kafka_stop
 
-# --- SASL over TLS
-kafka_start "$V" --security sasl_ssl
+# --- SASL over TLS, across many re-authentications
+kafka_start "$V" --security sasl_ssl --broker-prop "connections.max.reauth.ms=$REAUTH_MS"
 kafka_client_props SCRAM-SHA-512
-run sasl-ssl "protocol = \"sasl_ssl\"; ca_file = \"$KAFKA_CA\"; sasl_mechanism = \"SCRAM-SHA-512\"; username = \"$KAFKA_SASL_USER\"; password_file = \"$tmp/password\";"
+trace_processor && soak sasl-ssl "$(sasl sasl_ssl SCRAM-SHA-512 "$KAFKA_SASL_USER" "$tmp/password" "$KAFKA_CA")"
 kafka_stop
 
 summary

@@ -1034,6 +1034,36 @@ START_TEST(undecodable_answer_backs_off)
 }
 END_TEST
 
+/* A written request that fails with the connection (here: the answer
+ * before it could not be decoded), whose callback frees the connection:
+ * it is freed (the sanitizer build would see a leak if not). */
+START_TEST(free_from_callback_of_written_request)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct kf_resolver *res = kf_resolver_new(loop);
+	struct broker b;
+	broker_start(&b, loop, HB_GARBAGE);
+	struct result r, r2;
+	struct kf_conn *c = mk_broker_conn(loop, res, &b, &r);
+	memset(&r2, 0, sizeof(r2));
+	r2.loop = loop;
+	r2.free_in_cb = true;
+	r2.conn = c;
+	struct hb h = { .max_ver = -1 };
+	hb_send(c, &h, 3000);
+	struct kf_heartbeat_req req = { .group_id = "g", .member_id = "m" };
+	ck_assert_int_eq(kf_conn_send(c, KF_API_HEARTBEAT, -1, &req, 3000, on_resp, &r2), KF_OK);
+	run_until(loop, &r2.calls, 3);
+	ck_assert_int_eq(h.calls, 1);
+	ck_assert_int_eq(r2.calls, 1);
+	ck_assert_int_eq(r2.err, KF_EPROTO);
+	ck_assert_ptr_null(r2.conn);
+	broker_stop(&b);
+	kf_resolver_free(res);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 /* What a status page shows: the last failure stays after recovering, the
  * time it became ready, the versions negotiated (also logged once). */
 START_TEST(status_and_versions)
@@ -1147,6 +1177,7 @@ Suite *suite_conn(void)
 	tcase_add_test(tc, throttle_moves_queued_deadlines);
 	tcase_add_test(tc, throttle_before_kip219_no_mute);
 	tcase_add_test(tc, undecodable_answer_backs_off);
+	tcase_add_test(tc, free_from_callback_of_written_request);
 	tcase_add_test(tc, status_and_versions);
 	tcase_add_test(tc, refused_is_last_error);
 	suite_add_tcase(s, tc);

@@ -511,15 +511,19 @@ static void broker_stop(struct broker *b)
 
 struct outcome {
 	bool done;
-	enum kf_conn_state state; /* READY or DOWN */
+	enum kf_conn_state state; /* READY, DOWN or FAILED (auth_failed) */
 	int err;
 	char msg[512];
+	int64_t reauths;          /* kf_conn_reauths at the end */
+	int attempts;             /* connection attempts (resolving) */
 };
 
 static void on_state(struct kf_conn *c, enum kf_conn_state s, int err, const char *msg, void *opaque)
 {
 	struct outcome *o = opaque;
-	if (s != KF_CONN_READY && s != KF_CONN_DOWN)
+	if (s == KF_CONN_RESOLVING)
+		o->attempts++;
+	if (s != KF_CONN_READY && s != KF_CONN_DOWN && s != KF_CONN_FAILED)
 		return;
 	o->done = true;
 	o->state = s;
@@ -565,7 +569,15 @@ static struct outcome exchange(const struct kf_sasl_conf *conf, const struct ste
 	       ev_is_active(&guard))
 		ev_run(loop, EVRUN_ONCE);
 	ev_timer_stop(loop, &guard);
+	/* the answer to the last step, and what would follow it: a retry
+	 * within the 5 s backoff would show as a second attempt */
+	ev_timer_init(&guard, on_guard, exchange_whole_script ? 0.1 : 0.01, 0.);
+	ev_timer_start(loop, &guard);
+	while (ev_is_active(&guard))
+		ev_run(loop, EVRUN_ONCE);
+	out.reauths = kf_conn_reauths(c);
 	ck_assert_msg(out.done, "no outcome within 5 s");
+	ck_assert_int_eq(out.attempts, 1);
 	ck_assert_msg(b.mismatch[0] == 0, "%s", b.mismatch);
 	ck_assert_int_eq(b.at, n); /* every scripted request came, none more */
 	if (lifetime)
@@ -621,9 +633,109 @@ START_TEST(plain_reauth)
 	struct outcome o = exchange(&plain_conf, script, 4, 1, 2, &life, &reauth);
 	exchange_whole_script = false;
 	ck_assert_msg(o.state == KF_CONN_READY, "%s", o.msg);
+	ck_assert_int_eq(o.reauths, 1);
 	/* The second answer gave no lifetime: no third round is planned. */
 	ck_assert_int_eq(life, 0);
 	ck_assert_int_eq(reauth, -1);
+}
+END_TEST
+
+/* A re-authentication the broker refuses (the password changed on its
+ * side): the connection ends in auth_failed, not in a reconnect loop. */
+/* Requests that wait while the broker refuses the credentials fail with
+ * KF_EAUTH, each callback once; one callback that frees the connection
+ * and one that sends again (which fails too, from the loop) are fine. */
+struct waiter {
+	struct kf_conn **conn; /* freed by the callback when set */
+	int err, calls;
+	bool resend;
+	struct waiter *again;  /* the request sent from the callback */
+};
+
+static const struct kf_metadata_req no_md; /* never encoded */
+
+static void on_waiter(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	(void)ver, (void)resp;
+	struct waiter *w = opaque;
+	w->calls++;
+	w->err = err;
+	if (w->resend && w->again)
+		ck_assert_int_eq(kf_conn_send(c, KF_API_METADATA, -1, &no_md, 0, on_waiter, w->again),
+				 KF_OK);
+	if (w->conn) {
+		kf_conn_free(*w->conn);
+		*w->conn = NULL;
+	}
+}
+
+START_TEST(refused_fails_waiting_requests)
+{
+	static const struct step script[] = {
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ KF_API_SASL_AUTHENTICATE, "\0alice\0s3cret!", 14, 58, "Invalid username or password",
+		  { NULL }, NULL, 0 },
+	};
+	for (int freeing = 0; freeing <= 1; freeing++) {
+		struct ev_loop *loop = ev_loop_new(0);
+		struct kf_resolver *res = kf_resolver_new(loop);
+		struct broker b;
+		broker_start(&b, loop, script, 2);
+		char err[256];
+		struct kf_sasl *s = kf_sasl_new(&plain_conf, err, sizeof(err));
+		struct kf_conn_opts o = {
+			.host = "127.0.0.1", .port = b.port, .node_id = 7, .connect_timeout_ms = 3000,
+			.request_timeout_ms = 3000, .backoff_min_ms = 100, .backoff_max_ms = 100,
+			.max_response_bytes = 1 << 20, .auth = kf_sasl_auth(s),
+		};
+		struct kf_conn *c = kf_conn_new(loop, res, &o, NULL, NULL);
+		struct waiter w3 = { 0 };
+		struct waiter w1 = { .resend = true, .again = &w3 };
+		struct waiter w2 = { .conn = freeing ? &c : NULL };
+		ck_assert_int_eq(kf_conn_send(c, KF_API_METADATA, -1, &no_md, 0, on_waiter, &w1), KF_OK);
+		ck_assert_int_eq(kf_conn_send(c, KF_API_METADATA, -1, &no_md, 0, on_waiter, &w2), KF_OK);
+		ev_timer guard;
+		ev_timer_init(&guard, on_guard, 1., 0.); /* > the 100 ms backoff */
+		ev_timer_start(loop, &guard);
+		while (ev_is_active(&guard))
+			ev_run(loop, EVRUN_ONCE);
+		ck_assert_int_eq(w1.calls, 1);
+		ck_assert_int_eq(w1.err, KF_EAUTH);
+		ck_assert_int_eq(w2.calls, 1);
+		ck_assert_int_eq(w2.err, KF_EAUTH);
+		/* sent again from w1's callback: failed from the loop, or closed
+		 * with the connection that w2's callback freed */
+		ck_assert_int_eq(w3.calls, 1);
+		ck_assert_int_eq(w3.err, freeing ? KF_ECLOSED : KF_EAUTH);
+		ck_assert_int_eq(b.at, 2); /* one attempt only */
+		if (c) {
+			ck_assert_int_eq(kf_conn_state(c), KF_CONN_FAILED);
+			kf_conn_free(c);
+		}
+		kf_sasl_free(s);
+		broker_stop(&b);
+		kf_resolver_free(res);
+		ev_loop_destroy(loop);
+	}
+}
+END_TEST
+
+START_TEST(reauth_refused)
+{
+	static const struct step script[] = {
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ KF_API_SASL_AUTHENTICATE, "\0alice\0s3cret!", 14, 0, NULL, { NULL }, "", 400 },
+		{ KF_API_SASL_HANDSHAKE, "PLAIN", 5, 0, NULL, { "PLAIN" }, NULL, 0 },
+		{ KF_API_SASL_AUTHENTICATE, "\0alice\0s3cret!", 14, 58, "Invalid username or password",
+		  { NULL }, NULL, 0 },
+	};
+	exchange_whole_script = true;
+	struct outcome o = exchange(&plain_conf, script, 4, 1, 2, NULL, NULL);
+	exchange_whole_script = false;
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
+	ck_assert_int_eq(o.reauths, 0);
+	ck_assert_msg(strstr(o.msg, "SASL_AUTHENTICATION_FAILED: Invalid username"), "%s", o.msg);
 }
 END_TEST
 
@@ -671,8 +783,9 @@ START_TEST(mechanism_not_offered)
 	};
 	struct kf_sasl_conf conf = { "SCRAM-SHA-512", "user", "pencil", RFC_NONCE };
 	struct outcome o = exchange(&conf, script, 1, 1, 2, NULL, NULL);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
-	ck_assert_int_eq(o.err, KF_EUNSUPP);
+	/* the listener's settings: refused for good */
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
 	ck_assert_msg(strstr(o.msg, "SCRAM-SHA-512") && strstr(o.msg, "offers: PLAIN, SCRAM-SHA-256") &&
 		      strstr(o.msg, "127.0.0.1:"), "%s", o.msg);
 }
@@ -737,9 +850,9 @@ START_TEST(legacy_refused)
 		{ RAW, "\0alice\0s3cret!", 14, CLOSE, NULL, { NULL }, NULL, 0 },
 	};
 	struct outcome o = exchange(&plain_conf, plain, 2, 0, -1, NULL, NULL);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
-	ck_assert_int_eq(o.err, KF_ECLOSED);
-	ck_assert_msg(strstr(o.msg, "closed by broker during authentication"), "%s", o.msg);
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
+	ck_assert_msg(strstr(o.msg, "closed by broker after our SASL token"), "%s", o.msg);
 
 	static const struct step badsig[] = {
 		{ KF_API_SASL_HANDSHAKE, "SCRAM-SHA-256", 13, 0, NULL, { "SCRAM-SHA-256" }, NULL, 0 },
@@ -749,8 +862,8 @@ START_TEST(legacy_refused)
 	};
 	struct kf_sasl_conf conf = { "SCRAM-SHA-256", "user", "pencil", RFC_NONCE };
 	o = exchange(&conf, badsig, 3, 0, -1, NULL, NULL);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
-	ck_assert_int_eq(o.err, KF_ERR);
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
 	ck_assert_msg(strstr(o.msg, "server signature does not match"), "%s", o.msg);
 }
 END_TEST
@@ -777,8 +890,9 @@ START_TEST(wrong_password)
 	s[2].expect_len = strlen(c2);
 	struct outcome o = exchange(&conf, s, 3, 1, 2, NULL, NULL);
 	kf_scram_free(sc);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
-	ck_assert_int_eq(o.err, KF_ERR);
+	/* SASL_AUTHENTICATION_FAILED: refused for good, no second attempt */
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
 	ck_assert_msg(strstr(o.msg, "SASL_AUTHENTICATION_FAILED") && strstr(o.msg, "invalid credentials") &&
 		      strstr(o.msg, "'user'") && strstr(o.msg, "127.0.0.1:"), "%s", o.msg);
 
@@ -789,7 +903,8 @@ START_TEST(wrong_password)
 		  { NULL }, NULL, 0 },
 	};
 	o = exchange(&plain_conf, pscript, 2, 1, 1, NULL, NULL);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
 	ck_assert_msg(strstr(o.msg, "SaslAuthenticate SASL_AUTHENTICATION_FAILED: Invalid username"),
 		      "%s", o.msg);
 }
@@ -805,8 +920,8 @@ START_TEST(bad_server_signature)
 	};
 	struct kf_sasl_conf conf = { "SCRAM-SHA-256", "user", "pencil", RFC_NONCE };
 	struct outcome o = exchange(&conf, script, 3, 1, 2, NULL, NULL);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
-	ck_assert_int_eq(o.err, KF_ERR);
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
 	ck_assert_msg(strstr(o.msg, "server signature does not match"), "%s", o.msg);
 }
 END_TEST
@@ -820,7 +935,8 @@ START_TEST(bad_server_first_over_wire)
 	};
 	struct kf_sasl_conf conf = { "SCRAM-SHA-256", "user", "pencil", RFC_NONCE };
 	struct outcome o = exchange(&conf, script, 2, 1, 2, NULL, NULL);
-	ck_assert_int_eq(o.state, KF_CONN_DOWN);
+	ck_assert_int_eq(o.state, KF_CONN_FAILED);
+	ck_assert_int_eq(o.err, KF_EAUTH);
 	ck_assert_msg(strstr(o.msg, "does not extend ours"), "%s", o.msg);
 }
 END_TEST
@@ -858,6 +974,8 @@ Suite *suite_sasl(void)
 	tcase_set_timeout(t, 20);
 	tcase_add_test(t, plain_ok);
 	tcase_add_test(t, plain_reauth);
+	tcase_add_test(t, reauth_refused);
+	tcase_add_test(t, refused_fails_waiting_requests);
 	tcase_add_test(t, scram256_ok);
 	tcase_add_test(t, scram512_ok);
 	tcase_add_test(t, mechanism_not_offered);

@@ -33,6 +33,7 @@
 
 #include "conn.h"
 #include "err.h"
+#include "proto_msgs.h"
 #include "resolve.h"
 #include "suites.h"
 #include "tls.h"
@@ -290,7 +291,8 @@ static void assert_handshake_fails(const char *server_cert, const char *host, co
 	int port = start_server(cert(server_cert), cert("srv.key"), NULL);
 	struct kf_tls *tls = mk_tls(cert("ca.pem"), NULL, NULL, NULL, true);
 	struct client cl;
-	ck_assert_int_eq(client_handshake(&cl, tls, port, host), KF_EIO);
+	/* a certificate that fails verification: KF_EAUTH, not retried */
+	ck_assert_int_eq(client_handshake(&cl, tls, port, host), KF_EAUTH);
 	char exp[256];
 	snprintf(exp, sizeof(exp), "TLS handshake with %s:%d failed: %s", host, port, want);
 	ck_assert_str_eq(cl.err, exp);
@@ -571,7 +573,9 @@ END_TEST
 /* Under kf_conn: the state callback sees the handshake pass or fail. */
 struct watch {
 	bool reached_apiversions;
-	int downs;
+	int downs;      /* down or auth_failed */
+	int failed;     /* auth_failed */
+	int attempts;   /* resolving: connection attempts */
 	int err;
 	char msg[320];
 };
@@ -583,10 +587,66 @@ static void on_state(struct kf_conn *c, enum kf_conn_state s, int err, const cha
 	struct watch *w = opaque;
 	if (s == KF_CONN_APIVERSIONS)
 		w->reached_apiversions = true;
-	if (s == KF_CONN_DOWN && !w->downs++) {
+	if (s == KF_CONN_RESOLVING)
+		w->attempts++;
+	if (s == KF_CONN_FAILED)
+		w->failed++;
+	if ((s == KF_CONN_DOWN || s == KF_CONN_FAILED) && !w->downs++) {
 		w->err = err;
 		snprintf(w->msg, sizeof(w->msg), "%s", msg ? msg : "");
 	}
+}
+
+static void on_resp(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
+{
+	(void)c, (void)ver, (void)resp;
+	*(int *)opaque = err;
+}
+
+static void on_idle_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+}
+
+static void run_loop_for(struct ev_loop *loop, double s)
+{
+	ev_timer t;
+	ev_timer_init(&t, on_idle_timer, s, 0.);
+	ev_timer_start(loop, &t);
+	while (ev_is_active(&t))
+		ev_run(loop, EVRUN_ONCE);
+}
+
+/* run_conn with a certificate that fails verification: auth_failed; after
+ * that no attempt for longer than the backoff, requests fail with
+ * KF_EAUTH at once (from the loop); kf_conn_retry tries once more. */
+static void assert_failed_for_good(struct ev_loop *loop, struct kf_conn *c, struct watch *w)
+{
+	ck_assert_int_eq(kf_conn_state(c), KF_CONN_FAILED);
+	ck_assert_str_eq(kf_conn_state_name(KF_CONN_FAILED), "auth_failed");
+	run_loop_for(loop, 1.5); /* > backoff_min_ms */
+	ck_assert_int_eq(w->attempts, 1);
+	ck_assert_int_eq(w->failed, 1);
+	static const struct kf_metadata_req md; /* never encoded */
+	int got = 1;
+	ck_assert_int_eq(kf_conn_send(c, KF_API_METADATA, -1, &md, 0, on_resp, &got), KF_OK);
+	ck_assert_int_eq(got, 1); /* not from inside kf_conn_send */
+	run_loop_for(loop, 0.05);
+	ck_assert_int_eq(got, KF_EAUTH);
+	ck_assert_int_eq(w->attempts, 1);
+	kf_conn_close(c, KF_ECLOSED, "no effect");
+	ck_assert_int_eq(kf_conn_state(c), KF_CONN_FAILED);
+	/* the owner says try again: one more attempt, refused the same way */
+	kf_conn_retry(c);
+	ck_assert_int_eq(kf_conn_state(c), KF_CONN_DOWN);
+	got = 1;
+	ck_assert_int_eq(kf_conn_send(c, KF_API_METADATA, -1, &md, 0, on_resp, &got), KF_OK);
+	time_t end = time(NULL) + 5;
+	while (time(NULL) < end && w->failed < 2)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(w->attempts, 2);
+	ck_assert_int_eq(w->failed, 2);
+	ck_assert_int_eq(got, KF_EAUTH);
 }
 
 static void run_conn(const char *server_cert, struct watch *w, bool wait_apiversions)
@@ -606,6 +666,8 @@ static void run_conn(const char *server_cert, struct watch *w, bool wait_apivers
 	time_t end = time(NULL) + 5;
 	while (time(NULL) < end && !w->downs && !(wait_apiversions && w->reached_apiversions))
 		ev_run(loop, EVRUN_ONCE);
+	if (w->failed)
+		assert_failed_for_good(loop, c, w);
 	kf_conn_free(c);
 	kf_resolver_free(res);
 	ev_loop_destroy(loop);
@@ -626,8 +688,9 @@ START_TEST(conn_handshake_fails)
 	struct watch w;
 	run_conn("oth.pem", &w, false);
 	ck_assert(!w.reached_apiversions);
-	ck_assert_int_eq(w.downs, 1);
-	ck_assert_int_eq(w.err, KF_EIO);
+	ck_assert_int_eq(w.failed, 2); /* and never down: no retry of its own */
+	ck_assert_int_eq(w.downs, 3);  /* auth_failed, down (kf_conn_retry), auth_failed */
+	ck_assert_int_eq(w.err, KF_EAUTH);
 	ck_assert_msg(strstr(w.msg, "certificate verify failed: IP address mismatch"), "msg: %s",
 		      w.msg);
 }
