@@ -723,6 +723,19 @@ static void send_fetch(struct kf_fetcher *f, struct broker *b, ev_tstamp now)
 	qsort_r(f->pick, (size_t)n, sizeof(*f->pick), cmp_topic, f);
 	rotate_topics(f, n);
 	struct kf_conn *c = kf_cluster_broker(f->cl, b->node);
+	if (c && kf_conn_state(c) != KF_CONN_READY && kf_conn_last_error(c, NULL, NULL)) {
+		/* The leader's connection failed and is not back (a dead
+		 * leader): a Fetch queued on it would wait there for its whole
+		 * timeout, even once the metadata names a new leader.  Let the
+		 * connection try again meanwhile, read the metadata again, and
+		 * look again after the backoff. */
+		kf_conn_connect(c);
+		for (int i = 0; i < n; i++)
+			f->slots[f->pick[i]]->backoff_until = now + f->conf.backoff_ms / 1000.;
+		metadata_later(f);
+		kick(f);
+		return;
+	}
 	struct freq *q = c ? freq_new(f, FREQ_FETCH) : NULL;
 	if (!q) {
 		/* The node left the broker table: its partitions need a leader. */

@@ -31,6 +31,9 @@
 #define LOGC "group"
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
+/* FindCoordinator while it names a node whose connection is down: as the
+ * Java client's retry.backoff.max.ms. */
+#define COORD_DOWN_BACKOFF_MAX 1.0
 #define METADATA_MAX_AGE_MS 300000
 
 enum gstate {
@@ -254,6 +257,22 @@ static char *adup(struct greq *q, const char *s)
 static struct kf_conn *coord_conn(struct kf_group *g)
 {
 	return g->coord < 0 ? NULL : kf_cluster_coordinator(g->cl, g->coord);
+}
+
+/*
+ * The coordinator's connection failed and is not back (a dead broker): a
+ * request queued on it would wait there for its whole timeout, even once
+ * FindCoordinator names another node.  Callers rediscover instead; the
+ * connection tries again meanwhile.  (auth_failed answers at once.)
+ */
+static bool coord_down(struct kf_group *g)
+{
+	struct kf_conn *c = coord_conn(g);
+	if (!c || kf_conn_state(c) == KF_CONN_READY || kf_conn_state(c) == KF_CONN_FAILED ||
+	    !kf_conn_last_error(c, NULL, NULL))
+		return false;
+	kf_conn_connect(c);
+	return true;
 }
 
 /*
@@ -493,6 +512,8 @@ static void on_md_brokers(struct kf_conn *c, int err, int16_t ver, void *resp, v
 		backoff(g);
 		return;
 	}
+	if (g->coord < 0)
+		return; /* rediscovering meanwhile: its retry carries on */
 	if (!coord_conn(g)) {
 		kf_warn(LOGC, "%s: coordinator %d is not in the metadata", g->group, g->coord);
 		g->coord = -1;
@@ -542,8 +563,20 @@ static void on_coordinator(struct kf_conn *c, int err, int16_t ver, void *resp, 
 		backoff(g);
 		return;
 	}
-	kf_info(LOGC, "%s: coordinator is node %d", g->group, node);
 	g->coord = node;
+	if (coord_down(g)) {
+		/* Still the node we lost (a dead broker stays coordinator until
+		 * the controller fences it): ask again soon, and quietly. */
+		kf_debug(LOGC, "%s: coordinator is node %d, whose connection is down; asking again",
+			 g->group, node);
+		g->coord = -1;
+		g->backoff = g->backoff <= 0 ? BACKOFF_MIN : g->backoff * 2;
+		if (g->backoff > COORD_DOWN_BACKOFF_MAX)
+			g->backoff = COORD_DOWN_BACKOFF_MAX;
+		retry_after(g, g->backoff);
+		return;
+	}
+	kf_info(LOGC, "%s: coordinator is node %d", g->group, node);
 	g->backoff = 0;
 	advance(g);
 }
@@ -1139,6 +1172,10 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	hb_next(g, w, left < g->hb_ms / 1000. ? left + 0.001 : g->hb_ms / 1000.);
 	if (g->hb_inflight || g->coord < 0)
 		return;
+	if (coord_down(g)) {
+		rediscover(g, "its connection is down");
+		return;
+	}
 	if (g->state == GS_STABLE) {
 		if (g->gap_valid) {
 			uint64_t gap = (uint64_t)((now - g->last_hb_send) * 1000 + 0.5);
@@ -1260,6 +1297,10 @@ static void advance(struct kf_group *g)
 		}
 		return;
 	}
+	if (coord_down(g)) {
+		rediscover(g, "its connection is down");
+		return;
+	}
 	switch (g->state) {
 	case GS_JOIN: send_join(g); break;
 	case GS_SYNC: /* a SyncGroup failure goes back to JOIN; nothing to resend */
@@ -1371,7 +1412,7 @@ void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int 
 		q->tps[i].error = 0;
 	}
 	struct kf_conn *c = coord_conn(g);
-	if (!c || g->generation < 0 || stopped(g) || !*g->member_id) {
+	if (!c || coord_down(g) || g->generation < 0 || stopped(g) || !*g->member_id) {
 		/* Refuse from the loop, never from inside this call. */
 		ev_timer *t = calloc(1, sizeof(*t));
 		if (!t)

@@ -9,7 +9,9 @@
 #  2. the same drain while Fetch errors are injected (NOT_LEADER_OR_FOLLOWER,
 #     UNKNOWN_TOPIC_OR_PARTITION, a top-level-free backoff code) and
 #     partition leaders move;
-#  3. read_committed on transactional records (the mock writes no markers
+#  3. the leader of every partition goes down mid-drain, and the
+#     leadership moves: no Fetch waits on the dead broker;
+#  4. read_committed on transactional records (the mock writes no markers
 #     and filters nothing: all records arrive, IsolationLevel 1 accepted).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -108,7 +110,42 @@ else
 fi
 db clear-errors
 
-# ---------------------------------------------------------------- 3. read_committed
+# ------------------------------------------------- 3. the leader goes down
+# Every partition's leader, broker 2, goes down mid-drain (connections
+# closed, new ones refused) and the leadership moves a second later.  A
+# Fetch must not wait on the dead broker's connection for its timeout
+# (-T: 300 s here) while the metadata names new leaders: the drain ends
+# within the driver's deadline (-w 60).
+db topic fc-dead 3
+db produce fc-dead 999 keys=seq batch=20
+for p in 0 1 2; do db leader fc-dead $p 2; done
+log=$tmp/dead.log
+"$DRIVER" -b "$BOOTSTRAP" -w 60 -T 300000 -e 50 -r 300 -t fc-dead:3:999:seq > "$log" 2>&1 &
+dpid=$!
+for _ in $(seq 200); do
+	grep -q '^draining' "$log" && break
+	sleep 0.05
+done
+db down 2
+sleep 1
+db leader fc-dead 0 1
+db leader fc-dead 1 3
+db leader fc-dead 2 1
+running=0
+kill -0 "$dpid" 2>/dev/null && running=1
+rc=0
+wait "$dpid" || rc=$?
+dpid=
+db up 2
+if [ "$rc" -eq 0 ] && [ "$running" -eq 1 ] && grep -q '^leader fc-dead/1 3$' "$log"; then
+	pass "leader down mid-drain: the partitions moved to the new leaders, no Fetch stuck on the dead one"
+	grep -E '^(topic|counters)' "$log"
+else
+	fail "leader down (rc $rc, running $running)"
+	show "$log"
+fi
+
+# ---------------------------------------------------------------- 4. read_committed
 db topic fc-txn 1
 db txn fc-txn 0 5 commit
 db txn fc-txn 0 3 abort

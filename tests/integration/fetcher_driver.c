@@ -480,7 +480,7 @@ static int selftest(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fetcher_driver -b BOOTSTRAP [-w SECONDS] [-e N] [-p M] [-r MS] [-o] "
-			"[-c] [-v] -t TOPIC:NPARTS:COUNT[:none|seq|mod:N] ...\n");
+			"[-c] [-T FETCH_TIMEOUT_MS] [-v] -t TOPIC:NPARTS:COUNT[:none|seq|mod:N] ...\n");
 	exit(2);
 }
 
@@ -550,7 +550,7 @@ int main(int argc, char **argv)
 					.backoff_ms = 100, .metadata_backoff_ms = 100 };
 	int opt;
 	D.resume_ms = 20;
-	while ((opt = getopt(argc, argv, "b:w:e:p:r:m:ocvSt:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:w:e:p:r:m:ocvSt:T:")) != -1) {
 		switch (opt) {
 		case 'b': bootstrap = optarg; break;
 		case 'w': wait = atof(optarg); break;
@@ -560,6 +560,7 @@ int main(int argc, char **argv)
 		case 'm': conf.fetch_partition_max_bytes = atoi(optarg); break;
 		case 'o': D.oor_test = true; break;
 		case 'c': conf.isolation = KF_READ_COMMITTED; break;
+		case 'T': conf.request_timeout_ms = atoi(optarg); break;
 		case 'v': kf_log_level = kf_log_level == KF_LOG_DEBUG ? KF_LOG_TRACE : KF_LOG_DEBUG; break;
 		case 't': parse_topic(optarg); break;
 		case 'S': return selftest();

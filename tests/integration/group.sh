@@ -12,6 +12,8 @@
 #     again; the coordinator moved -> rediscovered, still stable;
 #     FindCoordinator COORDINATOR_NOT_AVAILABLE twice -> retried, joined;
 #     a revocation that outlasts the rebalance timeout -> joins anyway;
+#     the coordinator down past the session, then moved -> the new one
+#     found without waiting out a request timeout on the dead one;
 #  5. a static member (group.instance.id) stops without LeaveGroup;
 #  6. new partitions: two members subscribe to gm1 (2 partitions) and gm2,
 #     which the brokers do not know yet; gm2 then appears with 2
@@ -271,6 +273,37 @@ else
 	fail "member T joined"
 fi
 stop T TERM || true
+
+# The coordinator goes down (devbroker's "down": connections closed, new
+# ones refused) and stays the coordinator past the session, as a killed
+# Kafka broker does until the controller fences it; then the group moves.
+# Requests must not wait on the dead coordinator's connection for their
+# timeout (the JoinGroup's is the rebalance timeout, 60 s, plus 5 s):
+# the member finds the new coordinator and is assigned again.
+member K g7 gt3 -r 60000
+if wait_for 20 has_n K 2; then
+	dead=$(grep -o 'coordinator is node [0-9]*' "$tmp/K.log" | tail -1 | awk '{print $4}')
+	before=$(n_assigned K)
+	db down "$dead"
+	if wait_for 30 grep -q 'rejoining (session expired)' "$tmp/K.log"; then
+		sleep 1
+		db coordinator group g7 $((dead % 3 + 1))
+		if wait_for 30 more_assigned_n K "$before" 2; then
+			pass "coordinator $dead down past the session, then moved: $(grep -o 'coordinator is node [0-9]*' "$tmp/K.log" | tail -1), assigned again"
+		else
+			show K
+			fail "coordinator down, then moved: not assigned again within 30 s"
+		fi
+	else
+		show K
+		fail "coordinator down: the session did not end"
+	fi
+	db up "$dead"
+else
+	show K
+	fail "member K joined"
+fi
+stop K TERM || true
 
 # ---------------------------------------------------------------- 5. static
 db topic gt4 2
