@@ -116,6 +116,11 @@ all_kinds() {
 	[[ " $SEEN_MEMBERS " == *" kforkd-k1 "* && " $SEEN_MEMBERS " == *" confluent "* &&
 		" $SEEN_MEMBERS " == *" kpy "* && " $SEEN_MEMBERS " == *" java1 "* ]]
 }
+# assigned CLIENTID: the broker lists that member with partitions
+assigned() { oracle group "$G" 2>/dev/null | awk -v c="$1" '$1 == "member" && $6 == c && $10 != "-" { f = 1 } END { exit !f }'; }
+# joined CLIENTID: wait until it has partitions, so that the records
+# produced next are shared with it (the others drain a part in seconds)
+joined() { wait_for 90 assigned "$1" || fail "$A: $1 got no partitions within 90 s"; }
 drained() { kafka_drained "$G" "$TOPIC" "$tmp/$A"; }
 
 phase() {
@@ -138,9 +143,11 @@ phase() {
 	fi
 	part
 	kf k2
+	joined kforkd-k2
 	part
 	leave confluent
 	java_member java2 30000
+	joined java2
 	part
 	leave kpy
 	reap java1
