@@ -59,6 +59,9 @@ struct pool_worker {
 				   became the oldest */
 	double ms_per_rec;      /* moving average of its time per record;
 				   0: not measured yet */
+	double pace_since;      /* mono_now() when the records of the next
+				   measurement of ms_per_rec began */
+	uint64_t pace_n;        /* acks popped towards that measurement */
 	ev_child child;
 	ev_io ack_io;
 	ev_timer up_timer;      /* min_uptime_ms after the spawn */
@@ -247,6 +250,8 @@ static void spawn(struct pool_worker *w)
 	w->stall_killed = false;
 	w->spawned_at = mono_now();
 	w->oldest_since = w->spawned_at;
+	w->pace_since = w->spawned_at;
+	w->pace_n = 0;
 	ev_child_set(&w->child, pid, 0);
 	ev_child_start(p->loop, &w->child);
 	ev_timer_set(&w->up_timer, p->conf.min_uptime_ms / 1000.0, 0.);
@@ -381,9 +386,18 @@ static size_t drain(struct pool_worker *w, size_t budget)
 	if (n == 0)
 		return 0;
 	update_used(w);
-	/* Since oldest_since the worker was busy with these n records. */
-	double now = mono_now(), ms = (now - w->oldest_since) * 1000. / (double)n;
-	w->ms_per_rec = w->ms_per_rec > 0 ? 0.7 * w->ms_per_rec + 0.3 * ms : ms;
+	/* Since pace_since the worker was busy with these pace_n records.
+	 * Acks the budget left for the next pass were finished in that same
+	 * time: measure once they are popped too, or a pass of acks finished
+	 * long ago would count as records done in no time. */
+	double now = mono_now();
+	w->pace_n += n;
+	if (n < budget || w->inflight == 0) {
+		double ms = (now - w->pace_since) * 1000. / (double)w->pace_n;
+		w->ms_per_rec = kf_pool_pace(w->ms_per_rec, ms, w->pace_n);
+		w->pace_since = now;
+		w->pace_n = 0;
+	}
 	w->oldest_since = now;
 	w->acked = true;
 	if (w->pid)
@@ -843,6 +857,16 @@ int kf_pool_set_topic(struct kf_pool *p, uint32_t idx, const char *name)
 	return KF_OK;
 }
 
+double kf_pool_pace(double prev_ms, double ms, uint64_t n)
+{
+	if (prev_ms <= 0)
+		return ms;
+	double a = (double)n / ((double)n + 8.);
+	if (a < 0.3)
+		a = 0.3;
+	return (1. - a) * prev_ms + a * ms;
+}
+
 /*
  * How many records w may hold: max_inflight_ms of its measured time per
  * record, so that with a slow handler a revocation or a stop waits seconds,
@@ -875,8 +899,11 @@ int kf_pool_push(struct kf_pool *p, int worker, const struct kf_ring_rec *rec)
 	int rc = kf_ring_push(&w->ring, rec);
 	if (rc != KF_OK)
 		return rc;
-	if (w->inflight == 0)
+	if (w->inflight == 0) {
 		w->oldest_since = mono_now();
+		w->pace_since = w->oldest_since;
+		w->pace_n = 0;
+	}
 	w->inflight++;
 	p->inflight++;
 	update_used(w);

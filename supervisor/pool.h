@@ -228,6 +228,15 @@ int kf_pool_worker_count(const struct kf_pool *pool);
  * for a slot out of range. */
 int kf_pool_worker_status(const struct kf_pool *pool, int worker,
 			  struct kf_pool_worker_status *st);
+/* The moving average of a worker's time per record (max_inflight_ms
+ * divides by it): prev_ms (0: none yet) updated with a measurement of ms
+ * per record over n records.  A measurement replaces the share n / (n + 8)
+ * of the old figure, at least 0.3: one over many records is trusted, so
+ * that a pace first measured on 2 records (the window before any ack), with
+ * the process's start in it, does not keep the window small for dozens of
+ * round trips. */
+double kf_pool_pace(double prev_ms, double ms, uint64_t n);
+
 /* The worker's ring, for tests and benchmarks (NULL if no such slot). */
 struct kf_ring *kf_pool_ring(struct kf_pool *pool, int worker);
 /* Records pushed and not acked, and ring bytes in use, over all workers. */

@@ -819,6 +819,35 @@ START_TEST(test_inflight_window)
 }
 END_TEST
 
+/* The pace behind max_inflight_ms: the first measurement is 2 records
+ * (the window before any ack) and holds the worker's start, e.g. 4.5 ms
+ * a record for a noop handler that needs microseconds.  The next batch,
+ * a thousand records at 1 us, must bring the window to what the worker
+ * does (here above 20000 records of 2000 ms); it used to move the figure
+ * by 30 % per ack whatever the batch (3.15 ms: 634 records), so a fast
+ * worker went dozens of round trips with its partitions paused, each
+ * waiting behind a long-polling Fetch (seconds per million records on
+ * real Kafka).  Single records move it as before. */
+static bool near(double a, double b)
+{
+	return a - b < 1e-9 && b - a < 1e-9;
+}
+
+START_TEST(test_pace)
+{
+	ck_assert(kf_pool_pace(0, 4.5, 2) == 4.5);
+	double ms = kf_pool_pace(4.5, 0.001, 1000);
+	ck_assert_msg(ms < 0.1, "pace %.4f ms after 1000 records at 0.001 ms", ms);
+	ck_assert_msg(2000 / ms > 20000, "window %.0f", 2000 / ms);
+	ck_assert(near(kf_pool_pace(50, 20, 1), 41));
+	ck_assert(near(kf_pool_pace(50, 20, 2), 41));
+	ck_assert(near(kf_pool_pace(50, 20, 8), 35));
+	/* a slow handler measured over a few records stays near its pace */
+	ms = kf_pool_pace(50, 52, 4);
+	ck_assert(ms > 50 && ms < 52);
+}
+END_TEST
+
 START_TEST(test_needs_default_loop)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -840,6 +869,7 @@ Suite *suite_pool(void)
 	TCase *tc = tcase_create("pool");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_needs_default_loop);
+	tcase_add_test(tc, test_pace);
 	tcase_add_test(tc, test_noop_all_acked);
 	tcase_add_test(tc, test_inflight_window);
 	tcase_add_test(tc, test_kill_redelivers);
