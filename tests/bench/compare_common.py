@@ -1,6 +1,8 @@
 # Shared by compare_confluent.py and compare_kafkapython.py, the Python
-# peers of tests/bench/compare.sh: the burn, the output file, the counters
-# and the SIGTERM flag.
+# peers of tests/bench/compare.sh, and by seed_handler.py, kforkd's exec
+# handler there: the work per record (burn, hold_gil), the output file, the
+# counters and the SIGTERM flag.
+import ctypes
 import json
 import signal
 import time
@@ -8,6 +10,12 @@ import time
 BURN_WHAT = ("a pure-Python integer loop (LCG, 64-bit mask) until the thread "
              "has used USEC of CPU time; it holds the GIL, which the "
              "interpreter hands over only at its 5 ms switch interval")
+
+
+HOLD_WHAT = ("libc's usleep() called through ctypes.PyDLL, which keeps the GIL "
+             "for the whole call (ctypes.CDLL would release it): the thread "
+             "sleeps, using no CPU, and no other Python thread of the process "
+             "runs until the call returns")
 
 
 class Peer:
@@ -61,3 +69,26 @@ def burn(usec):
         for _ in range(200):
             x = (x * 6364136223846793005 + 1) & 0xFFFFFFFFFFFFFFFF
     return x
+
+
+_LIBC = None
+
+
+def hold_gil(usec):
+    """Stay usec inside one C call that holds the GIL (see HOLD_WHAT): the
+    seed case of compare.sh part 3, Python code stuck in a C extension.  A
+    signal cuts usleep short; the call is made again for the rest, so the
+    record always costs the full time, as a C call that cannot be
+    interrupted would."""
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.PyDLL(None)
+    end = time.monotonic() + usec / 1e6
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        _LIBC.usleep(ctypes.c_uint(int(left * 1e6)))
+
+
+WORK = {"burn": burn, "hold": hold_gil}

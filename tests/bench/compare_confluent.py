@@ -2,16 +2,19 @@
 #   drain BOOTSTRAP GROUP TOPIC
 #       consume from the beginning, auto commit every 500 ms (like kcat -G
 #       in compare.sh), until SIGTERM; close() commits the last offsets.
-#   burn BOOTSTRAP GROUP TOPIC OUT STATS USEC SESSION_MS
-#       the client's defaults but session.timeout.ms; each record costs
-#       USEC of CPU in Python (compare_common.burn), then "PARTITION OFFSET"
-#       goes to OUT.  Counts on_assign/on_revoke calls and failed commits
-#       (on_commit callback) into STATS (JSON) at exit.
+#   burn|hold BOOTSTRAP GROUP TOPIC OUT STATS USEC SESSION_MS [HEARTBEAT_MS]
+#       the client's defaults but session.timeout.ms (and
+#       heartbeat.interval.ms); each record costs USEC in the poll loop:
+#       burn, of CPU in Python bytecode (compare_common.burn); hold, inside
+#       one C call that keeps the GIL (compare_common.hold_gil).  Then
+#       "PARTITION OFFSET SECONDS" goes to OUT.  Counts on_assign/on_revoke
+#       calls and failed commits (on_commit callback) into STATS (JSON) at
+#       exit.
 import sys
 
 from confluent_kafka import Consumer, KafkaError
 
-from compare_common import Peer, burn
+from compare_common import WORK, Peer
 
 
 def drain(bootstrap, group, topic):
@@ -30,7 +33,8 @@ def drain(bootstrap, group, topic):
     c.close()
 
 
-def heavy(bootstrap, group, topic, out, stats, usec, session_ms):
+def heavy(work, bootstrap, group, topic, out, stats, usec, session_ms,
+          heartbeat_ms=None):
     peer = Peer(out, stats)
 
     def on_commit(err, parts):
@@ -47,20 +51,23 @@ def heavy(bootstrap, group, topic, out, stats, usec, session_ms):
     def on_revoke(_c, _parts):
         peer.stats["revokes"] += 1
 
-    c = Consumer({
+    conf = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
         "auto.offset.reset": "earliest",
         "session.timeout.ms": session_ms,
         "on_commit": on_commit,
-    })
+    }
+    if heartbeat_ms:
+        conf["heartbeat.interval.ms"] = heartbeat_ms
+    c = Consumer(conf)
     c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
     try:
         while peer.running:
             m = c.poll(0.5)
             if m is None or m.error():
                 continue
-            burn(usec)
+            work(usec)
             peer.done(m.partition(), m.offset())
         c.close()
     finally:
@@ -71,4 +78,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "drain":
         drain(*sys.argv[2:5])
     else:
-        heavy(*sys.argv[2:7], int(sys.argv[7]), int(sys.argv[8]))
+        heavy(WORK[sys.argv[1]], *sys.argv[2:7], int(sys.argv[7]), int(sys.argv[8]),
+              *[int(a) for a in sys.argv[9:10]])

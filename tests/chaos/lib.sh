@@ -43,11 +43,13 @@
 #                           once, duplicates counted
 #
 # CHAOS_BROKER=kafka runs a scenario against real Apache Kafka
-# ($KAFKA_VERSION, tests/kafka/lib.sh) instead of devbroker: db_start N
-# starts one broker (CHAOS_KAFKA_BROKERS to change), and db, watermarks and
-# committed go through Kafka's own client (the oracle).  Only the devbroker
-# commands a real broker can do are there (topic, produce, hwm, committed);
-# a scenario that injects errors stays on devbroker.
+# ($KAFKA_VERSION, tests/kafka/lib.sh) instead of devbroker, through
+# tests/kafka/as-devbroker.sh: db_start N starts one broker
+# (CHAOS_KAFKA_BROKERS to change, CHAOS_KAFKA_ARGS more kafka_start
+# arguments), and db, watermarks and committed go through Kafka's own client
+# (the oracle).  Only the devbroker commands a real broker can do are there
+# (topic, produce, hwm, committed); a scenario that injects errors stays on
+# devbroker.
 # shellcheck shell=bash
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../integration/common.sh"
@@ -107,57 +109,6 @@ kf_start() {
 	${KFORKD_WRAP:-} "$KFORKD" -c "$T/$1.conf" >> "$T/$1.log" 2>&1 &
 	KPID[$1]=$!
 }
-
-if [ "${CHAOS_BROKER:-devbroker}" = kafka ]; then
-	. "$here/../kafka/lib.sh"
-	CHAOS_KAFKA_ARGS=()
-	db_start() {
-		kafka_start "${KAFKA_VERSION:-4.4.0}" --brokers "${CHAOS_KAFKA_BROKERS:-1}" "${CHAOS_KAFKA_ARGS[@]}"
-		BOOTSTRAP=$KAFKA_BOOTSTRAP
-		export BOOTSTRAP
-		echo "Kafka $KAFKA_VERSION at $BOOTSTRAP"
-	}
-	db_stop() { kafka_stop; }
-	# db topic NAME P | produce TOPIC COUNT [codec=C] [keys=K] [size=B] |
-	# hwm TOPIC P | committed GROUP TOPIC P,P...: devbroker's answers
-	db() {
-		local cmd=$1 a args=()
-		shift
-		case $cmd in
-		topic)
-			kafka_oracle create-topic "$1" --partitions "$2" --replication "${3:-$KAFKA_RF}" > /dev/null
-			DB_REPLY=ok ;;
-		produce)
-			args=("$1" --count "$2")
-			for a in "${@:3}"; do
-				case $a in
-				codec=* | keys=* | size=* | batch=* | partition=*) args+=("--${a%%=*}" "${a#*=}") ;;
-				*) echo "db produce: $a is not for a real broker" >&2; exit 99 ;;
-				esac
-			done
-			kafka_oracle produce "${args[@]}" > /dev/null
-			DB_REPLY=ok ;;
-		hwm)
-			DB_REPLY="ok 0 $(kafka_oracle end-offsets "$1" | awk -v p="$2" '$1 == p { print $2 }')" ;;
-		committed)
-			DB_REPLY="ok $(kafka_oracle committed "$1" "$2" | awk -v ps=",$3," 'index(ps, "," $1 ",") { printf "%s ", $2 }')" ;;
-		*)
-			echo "db $cmd: devbroker only (CHAOS_BROKER=kafka)" >&2
-			exit 99 ;;
-		esac
-	}
-	# one oracle call for every partition, not one each
-	watermarks() {
-		local p h
-		HW=()
-		TOTAL=0
-		while read -r p h; do
-			[ "$p" -lt "$2" ] || continue
-			HW+=("$h")
-			TOTAL=$((TOTAL + h))
-		done < <(kafka_oracle end-offsets "$1")
-	}
-fi
 
 kf_alive() { [ -n "${KPID[$1]:-}" ] && kill -0 "${KPID[$1]}" 2>/dev/null; }
 
@@ -288,3 +239,10 @@ chaos_end() {
 	covered "$topic" "$NAME" "$@"
 	echo "$NAME: $DUPS duplicates"
 }
+
+# Last, so that its db, db_start and watermarks replace devbroker's.
+if [ "${CHAOS_BROKER:-devbroker}" = kafka ]; then
+	KAFKA_DB_BROKERS=${CHAOS_KAFKA_BROKERS:-1}
+	KAFKA_DB_ARGS=(${CHAOS_KAFKA_ARGS[@]+"${CHAOS_KAFKA_ARGS[@]}"})
+	. "$here/../kafka/as-devbroker.sh"
+fi

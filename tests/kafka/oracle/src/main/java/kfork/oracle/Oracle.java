@@ -39,7 +39,9 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -93,7 +95,7 @@ public final class Oracle {
 
 	/* Options that take no value; every other --option takes one. */
 	static final Set<String> FLAGS = Set.of("--if-not-exists", "--if-exists", "--open", "--commit",
-			"--remove", "--earliest");
+			"--remove", "--earliest", "--until-end");
 
 	final PrintStream out = System.out;
 	final List<String> pos = new ArrayList<>();
@@ -151,6 +153,8 @@ public final class Oracle {
 		case "wait-empty": return waitEmpty();
 		case "quota": return quota();
 		case "consume": return consume();
+		case "wait-committed": return waitCommitted();
+		case "bench-consume": return benchConsume();
 		default: throw new Usage("unknown subcommand " + argv[0]);
 		}
 	}
@@ -549,12 +553,15 @@ public final class Oracle {
 		if (nulls)
 			allow(1, "--partition", "--count");
 		else
-			allow(1, "--count", "--partition", "--codec", "--size", "--keys", "--batch", "--acks");
+			allow(1, "--count", "--partition", "--codec", "--size", "--keys", "--batch", "--acks", "--every-ms");
 		String topic = pos.get(0);
 		long count = needNum("--count");
 		String codec = oneOf("--codec", "none", "none", "gzip", "snappy", "lz4", "zstd");
 		oneOf("--acks", "all", "all", "-1"); /* the idempotent producer needs acks=all */
 		long batch = num("--batch", 0);
+		long every = num("--every-ms", 0);
+		if (every < 0 || (every > 0 && batch > 0))
+			throw new Usage("--every-ms takes a positive number and no --batch");
 		Scheme s = nulls ? new Scheme(topic, 0, "null") : scheme(topic);
 		if (count < 0 || batch < 0)
 			throw new Usage("--count and --batch must not be negative");
@@ -589,10 +596,20 @@ public final class Oracle {
 			Checker ck = new Checker();
 			try (KafkaProducer<byte[], byte[]> pr = producer(cfg)) {
 				if (batch == 0) {
+					long t0 = System.nanoTime();
 					for (long i = 0; i < count; i++) {
 						int k = (int) (i % n);
 						long seq = next[k]++;
+						if (every > 0) {
+							/* sparse traffic: one record, sent, then the
+							 * next one `every` ms after the previous */
+							long wait = t0 + i * every * 1000000 - System.nanoTime();
+							if (wait > 0)
+								Thread.sleep(wait / 1000000, (int) (wait % 1000000));
+						}
 						pr.send(s.record(parts.get(k), seq), ck.expect(parts.get(k), seq));
+						if (every > 0)
+							pr.flush();
 					}
 				} else {
 					for (long sent = 0; sent < count;) {
@@ -889,6 +906,210 @@ public final class Oracle {
 		});
 		out.println(b);
 		return 0;
+	}
+
+	/* ---- benchmark helpers (tests/bench/compare.sh) ---- */
+
+	/** "PARTITION OFFSET" lines, e.g. what end-offsets printed. */
+	static Map<Integer, Long> readOffsets(String f) throws IOException {
+		Map<Integer, Long> m = new TreeMap<>();
+		for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of(f))) {
+			String[] w = l.trim().split("\\s+");
+			if (w.length < 2 || w[0].isEmpty())
+				continue;
+			try {
+				m.put(Integer.parseInt(w[0]), Long.parseLong(w[1]));
+			} catch (NumberFormatException e) {
+				throw new Usage(f + ": not \"PARTITION OFFSET\": " + l);
+			}
+		}
+		if (m.isEmpty())
+			throw new Usage(f + ": no offsets");
+		return m;
+	}
+
+	/** Polls the group's committed offsets in this one JVM (a benchmark
+	 * cannot start one per look) until they equal the end offsets; prints
+	 * when the first commit showed and when they were equal. */
+	int waitCommitted() throws Exception {
+		allow(2, "--ends", "--until-end", "--interval-ms", "--timeout-s");
+		String group = pos.get(0), topic = pos.get(1);
+		if (flag("--ends") == flag("--until-end"))
+			throw new Usage("wait-committed: give --ends FILE or --until-end");
+		long interval = num("--interval-ms", 100), timeout = num("--timeout-s", 600);
+		if (interval < 1 || timeout < 1)
+			throw new Usage("--interval-ms and --timeout-s must be positive");
+		Map<Integer, Long> want = flag("--ends") ? readOffsets(opt("--ends", null)) : null;
+		long t0 = System.nanoTime();
+		long until = t0 + timeout * 1000000000L;
+		try (Admin a = admin()) {
+			List<Integer> parts = partitions(a, topic);
+			if (want != null && !want.keySet().equals(new HashSet<>(parts)))
+				throw new Usage(topic + " has partitions " + parts + ", the --ends file " + want.keySet());
+			/* One look before "ready": the group's coordinator is found
+			 * (on a new broker __consumer_offsets is created and loaded
+			 * now, not while the consumer measured starts). */
+			get(a.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata());
+			out.println("ready " + System.currentTimeMillis());
+			out.flush();
+			boolean first = false;
+			Map<Integer, Long> have = new TreeMap<>(), ends = want;
+			for (;;) {
+				if (want == null)
+					ends = ends(a, topic, parts);
+				Map<TopicPartition, OffsetAndMetadata> m = get(
+						a.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata());
+				have.clear();
+				for (int p : parts) {
+					OffsetAndMetadata o = m.get(new TopicPartition(topic, p));
+					have.put(p, o == null ? -1L : o.offset());
+				}
+				long now = System.nanoTime(), epoch = System.currentTimeMillis();
+				if (!first && have.values().stream().anyMatch(o -> o >= 0)) {
+					first = true;
+					out.println("first-commit " + (now - t0) / 1000000 + " " + epoch);
+					out.flush();
+				}
+				if (have.equals(ends)) {
+					if (!first)
+						out.println("first-commit " + (now - t0) / 1000000 + " " + epoch);
+					out.println("drained " + (now - t0) / 1000000 + " " + epoch);
+					return 0;
+				}
+				if (now > until) {
+					out.println("timeout " + (now - t0) / 1000000 + " " + epoch);
+					for (int p : parts)
+						out.println(p + " " + have.get(p) + " " + ends.get(p));
+					throw new Fail(group + ": committed " + have + " not " + ends + " after " + timeout + " s");
+				}
+				Thread.sleep(interval);
+			}
+		}
+	}
+
+	/** Spends usec of this thread's CPU time (a pure integer loop). */
+	static long burn(java.lang.management.ThreadMXBean t, long usec) {
+		long end = t.getCurrentThreadCpuTime() + usec * 1000, x = 1;
+		while (t.getCurrentThreadCpuTime() < end)
+			for (int i = 0; i < 200; i++)
+				x = x * 6364136223846793005L + 1;
+		return x;
+	}
+
+	/** A Java KafkaConsumer as a benchmark peer: its defaults unless told,
+	 * auto commit, optional work per record in the poll loop, "PARTITION
+	 * OFFSET SECONDS" per record done; stops on SIGTERM with a clean close. */
+	int benchConsume() throws Exception {
+		allow(1, "--group", "--burn-us", "--sleep-ms", "--auto-commit-ms", "--out", "--stats", "--session-ms",
+				"--heartbeat-ms", "--client-id", "--max-poll-records");
+		String topic = pos.get(0);
+		String group = need("--group");
+		long burnUs = num("--burn-us", 0), sleepMs = num("--sleep-ms", 0);
+		Map<String, Object> m = new HashMap<>();
+		m.put("key.deserializer", ByteArrayDeserializer.class.getName());
+		m.put("value.deserializer", ByteArrayDeserializer.class.getName());
+		m.put("group.id", group);
+		m.put("auto.offset.reset", "earliest");
+		m.put("enable.auto.commit", "true");
+		String[][] map = { { "--auto-commit-ms", "auto.commit.interval.ms" },
+				{ "--session-ms", "session.timeout.ms" }, { "--heartbeat-ms", "heartbeat.interval.ms" },
+				{ "--client-id", "client.id" }, { "--max-poll-records", "max.poll.records" } };
+		for (String[] e : map)
+			if (flag(e[0]))
+				m.put(e[1], opt(e[0], null));
+		String f = opt("--out", null);
+		PrintStream w = f == null ? null
+				: new PrintStream(new java.io.BufferedOutputStream(new FileOutputStream(f, true)), false, "UTF-8");
+		java.lang.management.ThreadMXBean tmx = java.lang.management.ManagementFactory.getThreadMXBean();
+		long[] st = new long[4]; /* assigns, revokes, lost, processed */
+		long t0 = System.nanoTime();
+		double[] firstRecord = { -1 };
+		KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props(m));
+		CountDownLatch closed = new CountDownLatch(1);
+		int[] rc = { 0 };
+		java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+		Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+			stop.set(true);
+			c.wakeup();
+			try {
+				closed.await(60, TimeUnit.SECONDS);
+			} catch (InterruptedException e) {
+				/* exit anyway */
+			}
+			System.out.flush();
+			System.err.flush();
+			Runtime.getRuntime().halt(closed.getCount() == 0 ? rc[0] : 1);
+		}));
+		try {
+			c.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+				public void onPartitionsRevoked(Collection<TopicPartition> p) {
+					st[1]++;
+				}
+
+				public void onPartitionsAssigned(Collection<TopicPartition> p) {
+					st[0]++;
+				}
+
+				public void onPartitionsLost(Collection<TopicPartition> p) {
+					st[2]++;
+				}
+			});
+			long x = 0;
+			while (!stop.get()) {
+				ConsumerRecords<byte[], byte[]> recs;
+				try {
+					recs = c.poll(Duration.ofMillis(500));
+				} catch (org.apache.kafka.common.errors.WakeupException e) {
+					break;
+				}
+				next: for (TopicPartition tp : recs.partitions())
+					for (ConsumerRecord<byte[], byte[]> r : recs.records(tp)) {
+						if (stop.get()) {
+							/* what this poll gave and we did not do: the
+							 * auto commit at close must not cover it */
+							c.seek(tp, r.offset());
+							continue next;
+						}
+						byte[] v = r.value();
+						x += v == null ? 0 : v.length;
+						if (burnUs > 0)
+							x += burn(tmx, burnUs);
+						if (sleepMs > 0)
+							Thread.sleep(sleepMs);
+						st[3]++;
+						double s = (System.nanoTime() - t0) / 1e9;
+						if (firstRecord[0] < 0)
+							firstRecord[0] = s;
+						if (w != null) {
+							w.printf("%d %d %.3f%n", r.partition(), r.offset(), s);
+							w.flush();
+						}
+					}
+			}
+			if (x == 42)
+				System.err.print(""); /* keep the work */
+		} catch (Throwable e) {
+			System.err.println("oracle: bench-consume: " + describe(e));
+			rc[0] = 2;
+		} finally {
+			try {
+				c.close(); /* commits what was done, leaves the group */
+			} catch (Throwable e) {
+				System.err.println("oracle: bench-consume: close: " + describe(e));
+				rc[0] = 2;
+			}
+			if (w != null)
+				w.close();
+			String sf = opt("--stats", null);
+			if (sf != null)
+				try (PrintStream j = new PrintStream(new FileOutputStream(sf), false, "UTF-8")) {
+					j.printf("{\"assigns\": %d, \"revokes\": %d, \"lost\": %d, \"processed\": %d, \"first_record_s\": %s}%n",
+							st[0], st[1], st[2], st[3], firstRecord[0] < 0 ? "null" : String.format("%.3f", firstRecord[0]));
+				}
+			closed.countDown();
+		}
+		/* not stopped by a signal: the loop ended by itself (an error) */
+		return rc[0] == 0 ? 2 : rc[0];
 	}
 
 	/* ---- the reference consumer ---- */
