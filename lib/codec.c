@@ -110,6 +110,19 @@ static int buf_reserve(struct kf_codec_buf *b, size_t need, size_t limit)
 	return KF_OK;
 }
 
+/*
+ * The room a streaming codec may fill in one call: up to limit, never the
+ * whole capacity, which an earlier, larger input may have left.  Given
+ * more, a codec could decode past max_out and into corrupt data in the
+ * same call, and its verdict (KF_EPROTO rather than KF_ETOOBIG) would
+ * depend on the buffer's history.
+ */
+static size_t room_below(const struct kf_codec_buf *b, size_t limit)
+{
+	size_t end = b->cap < limit ? b->cap : limit;
+	return end - b->len;
+}
+
 static uint32_t rd_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -244,7 +257,7 @@ static int gzip_run(z_stream *zs, const uint8_t *in, size_t in_len, size_t max_o
 		if (out->len == out->cap &&
 		    buf_reserve(out, add_sat(out->cap, 1), limit) != KF_OK)
 			return fail(errbuf, errlen, KF_ENOMEM, "gzip", "out of memory");
-		size_t room = out->cap - out->len;
+		size_t room = room_below(out, limit);
 		uInt avail = room > UINT_MAX ? UINT_MAX : (uInt)room;
 		zs->next_out = out->p + out->len;
 		zs->avail_out = avail;
@@ -593,7 +606,7 @@ static int zstd_decompress(const uint8_t *in, size_t in_len, size_t max_out,
 		if (out->len == out->cap &&
 		    buf_reserve(out, add_sat(out->cap, 1), limit) != KF_OK)
 			return fail(errbuf, errlen, KF_ENOMEM, "zstd", "out of memory");
-		ZSTD_outBuffer ob = { out->p, out->cap, out->len };
+		ZSTD_outBuffer ob = { out->p, out->len + room_below(out, limit), out->len };
 		size_t ret = ZSTD_decompressStream(d, &ob, &ib);
 		out->len = ob.pos;
 		if (ZSTD_isError(ret)) {

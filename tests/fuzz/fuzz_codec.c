@@ -21,15 +21,17 @@
 #define ROUNDTRIP_MAX (64u << 10)
 
 /* Reused across inputs, as the batch iterator reuses its buffer.  Grown
- * to its full size before the first input, so that its state, and so any
- * finding, does not depend on the inputs that ran before. */
+ * before the first input to the most any codec makes of it (lz4: MAX_OUT
+ * plus a 4 MiB block), so that its state, and so any finding, does not
+ * depend on the inputs that ran before. */
+#define REUSED_CAP (MAX_OUT + (4u << 20))
 static struct kf_codec_buf reused;
 
 static void prime_reused(void)
 {
-	static uint8_t zeros[MAX_OUT];
-	if (reused.cap < MAX_OUT)
-		KF_FUZZ_CHECK(kf_decompress(KF_CODEC_NONE, zeros, sizeof(zeros), MAX_OUT,
+	static uint8_t zeros[REUSED_CAP];
+	if (reused.cap < REUSED_CAP)
+		KF_FUZZ_CHECK(kf_decompress(KF_CODEC_NONE, zeros, sizeof(zeros), REUSED_CAP,
 					    &reused, NULL, 0) == KF_OK);
 }
 

@@ -844,6 +844,43 @@ START_TEST(fuzz_regressions)
 }
 END_TEST
 
+/*
+ * Input that decodes past the limit and is corrupt further on is
+ * KF_ETOOBIG, however much room the buffer has from earlier calls.  A
+ * codec given the whole capacity used to run past the limit and into the
+ * corruption within one call (a fuzz_codec finding): KF_EPROTO with a
+ * large buffer, KF_ETOOBIG with a fresh one.
+ */
+START_TEST(room_does_not_decide)
+{
+	const size_t max = (size_t)1 << 20;
+	/* zstd: a 16 MiB window, nine RLE blocks of 128 KiB (1.125 MiB),
+	 * then a raw block of 200,000 bytes, over the 128 KiB maximum. */
+	uint8_t zs[6 + 9 * 4 + 3] = { 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x70 };
+	for (int i = 0; i < 9; i++)
+		memcpy(zs + 6 + 4 * i, "\x02\x00\x10\x61", 4);
+	memcpy(zs + 6 + 9 * 4, "\x00\x6a\x18", 3);
+	/* gzip: 2 MiB of zeros with its CRC-32 trailer broken. */
+	uint8_t *zeros = calloc(1, 8 * max);
+	struct kf_codec_buf gz = { 0 }, out = { 0 };
+	ck_assert_int_eq(kf_compress(KF_CODEC_GZIP, zeros, 2 * max, &gz), KF_OK);
+	gz.p[gz.len - 8] ^= 1;
+
+	for (int big = 0; big < 2; big++) {
+		if (big) /* leave the buffer with 8 MiB of capacity */
+			ck_assert_int_eq(decode(KF_CODEC_NONE, zeros, 8 * max, 8 * max, &out),
+					 KF_OK);
+		ck_assert_int_eq(decode(KF_CODEC_ZSTD, zs, sizeof(zs), max, &out), KF_ETOOBIG);
+		ck_assert_int_eq(decode(KF_CODEC_ZSTD, zs, sizeof(zs), 2 * max, &out), KF_EPROTO);
+		ck_assert_int_eq(decode(KF_CODEC_GZIP, gz.p, gz.len, max, &out), KF_ETOOBIG);
+		ck_assert_int_eq(decode(KF_CODEC_GZIP, gz.p, gz.len, 4 * max, &out), KF_EPROTO);
+	}
+	free(zeros);
+	kf_codec_buf_free(&gz);
+	kf_codec_buf_free(&out);
+}
+END_TEST
+
 /* Threads decoding at once, each with its own zstd context. */
 struct thread_job {
 	const uint8_t *z;
@@ -914,6 +951,7 @@ Suite *suite_codec(void)
 	tcase_add_test(tc, unknown_codec);
 	tcase_add_test(tc, empty_input);
 	tcase_add_test(tc, fuzz_regressions);
+	tcase_add_test(tc, room_does_not_decide);
 	tcase_add_test(tc, threads);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
