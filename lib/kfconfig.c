@@ -81,6 +81,7 @@ enum key_type {
 struct key {
 	const char *name;
 	enum key_type type;
+	enum kf_reload_class reload; /* what a reload does when it changed */
 	size_t off;                 /* field in struct kf_config */
 	size_t off2;                /* KT_STRV: the count */
 	long long min, max;         /* KT_I32, KT_I64 */
@@ -93,104 +94,113 @@ struct key {
 	unsigned hreq;              /* handler keys: the types that need it */
 };
 
+/* The reload classes, short, for the tables (kfconfig.h says what each
+ * does; README's "Reloading the config" lists the keys by class). */
+#define LIVE KF_RELOAD_LIVE
+#define ROLL KF_RELOAD_ROLL
+#define REDISPATCH KF_RELOAD_REDISPATCH
+#define KAFKA KF_RELOAD_KAFKA
+#define NEXT_START KF_RELOAD_NEXT_START
+
 #define OFF(m) offsetof(struct kf_config, m)
-#define K_STR(n, m, d) { .name = n, .type = KT_STR, .off = OFF(m), .sdef = d }
-#define K_I32(n, m, lo, hi, d) \
-	{ .name = n, .type = KT_I32, .off = OFF(m), .min = lo, .max = hi, .idef = d }
-#define K_I64(n, m, lo, hi, d) \
-	{ .name = n, .type = KT_I64, .off = OFF(m), .min = lo, .max = hi, .idef = d }
-#define K_BOOL(n, m, d) { .name = n, .type = KT_BOOL, .off = OFF(m), .idef = d }
-#define K_ENUM(n, m, w, d) { .name = n, .type = KT_ENUM, .off = OFF(m), .words = w, .idef = d }
-#define K_MODE(n, m, d) { .name = n, .type = KT_MODE, .off = OFF(m), .idef = d }
+#define K_STR(r, n, m, d) { .name = n, .type = KT_STR, .reload = r, .off = OFF(m), .sdef = d }
+#define K_I32(r, n, m, lo, hi, d) \
+	{ .name = n, .type = KT_I32, .reload = r, .off = OFF(m), .min = lo, .max = hi, .idef = d }
+#define K_I64(r, n, m, lo, hi, d) \
+	{ .name = n, .type = KT_I64, .reload = r, .off = OFF(m), .min = lo, .max = hi, .idef = d }
+#define K_BOOL(r, n, m, d) { .name = n, .type = KT_BOOL, .reload = r, .off = OFF(m), .idef = d }
+#define K_ENUM(r, n, m, w, d) \
+	{ .name = n, .type = KT_ENUM, .reload = r, .off = OFF(m), .words = w, .idef = d }
+#define K_MODE(r, n, m, d) { .name = n, .type = KT_MODE, .reload = r, .off = OFF(m), .idef = d }
 #define K_GROUP(n, s) { .name = n, .type = KT_GROUP, .sub = s }
 #define HBIT(t) (1u << (t))
 
 static const struct key security_keys[] = {
-	K_ENUM("protocol", kafka.security.protocol, protocol_words, KF_CFG_PLAINTEXT),
-	K_STR("ca_file", kafka.security.ca_file, ""),
-	K_STR("cert_file", kafka.security.cert_file, ""),
-	K_STR("key_file", kafka.security.key_file, ""),
-	K_STR("key_password_file", kafka.security.key_password_file, ""),
-	K_BOOL("verify_peer", kafka.security.verify_peer, true),
-	K_ENUM("sasl_mechanism", kafka.security.sasl_mechanism, sasl_words,
+	K_ENUM(KAFKA, "protocol", kafka.security.protocol, protocol_words, KF_CFG_PLAINTEXT),
+	K_STR(KAFKA, "ca_file", kafka.security.ca_file, ""),
+	K_STR(KAFKA, "cert_file", kafka.security.cert_file, ""),
+	K_STR(KAFKA, "key_file", kafka.security.key_file, ""),
+	K_STR(KAFKA, "key_password_file", kafka.security.key_password_file, ""),
+	K_BOOL(KAFKA, "verify_peer", kafka.security.verify_peer, true),
+	K_ENUM(KAFKA, "sasl_mechanism", kafka.security.sasl_mechanism, sasl_words,
 	       KF_CFG_SASL_SCRAM_SHA_512),
-	K_STR("username", kafka.security.username, ""),
-	K_STR("password_file", kafka.security.password_file, ""),
+	K_STR(KAFKA, "username", kafka.security.username, ""),
+	K_STR(KAFKA, "password_file", kafka.security.password_file, ""),
 	{ NULL },
 };
 
 static const struct key kafka_keys[] = {
-	{ .name = "bootstrap", .type = KT_STR, .off = OFF(kafka.bootstrap), .sdef = "",
-	  .required = true },
-	{ .name = "group", .type = KT_STR, .off = OFF(kafka.group), .sdef = "",
-	  .required = true },
-	{ .name = "topics", .type = KT_STRV, .off = OFF(kafka.topics),
+	{ .name = "bootstrap", .type = KT_STR, .reload = KAFKA, .off = OFF(kafka.bootstrap),
+	  .sdef = "", .required = true },
+	{ .name = "group", .type = KT_STR, .reload = KAFKA, .off = OFF(kafka.group),
+	  .sdef = "", .required = true },
+	{ .name = "topics", .type = KT_STRV, .reload = KAFKA, .off = OFF(kafka.topics),
 	  .off2 = OFF(kafka.n_topics), .required = true },
-	K_STR("client_id", kafka.client_id, "kforkd"),
-	K_STR("group_instance_id", kafka.group_instance_id, ""),
-	K_I32("session_timeout_ms", kafka.session_timeout_ms, 1, INT32_MAX, 45000),
-	K_I32("heartbeat_interval_ms", kafka.heartbeat_interval_ms, 1, INT32_MAX, 3000),
-	K_I32("rebalance_timeout_ms", kafka.rebalance_timeout_ms, 1, INT32_MAX, 300000),
-	K_ENUM("assignor", kafka.assignor, assignor_words, KF_CFG_ASSIGNOR_RANGE),
-	K_ENUM("auto_offset_reset", kafka.auto_offset_reset, reset_words,
+	K_STR(KAFKA, "client_id", kafka.client_id, "kforkd"),
+	K_STR(KAFKA, "group_instance_id", kafka.group_instance_id, ""),
+	K_I32(KAFKA, "session_timeout_ms", kafka.session_timeout_ms, 1, INT32_MAX, 45000),
+	K_I32(KAFKA, "heartbeat_interval_ms", kafka.heartbeat_interval_ms, 1, INT32_MAX, 3000),
+	K_I32(KAFKA, "rebalance_timeout_ms", kafka.rebalance_timeout_ms, 1, INT32_MAX, 300000),
+	K_ENUM(KAFKA, "assignor", kafka.assignor, assignor_words, KF_CFG_ASSIGNOR_RANGE),
+	K_ENUM(KAFKA, "auto_offset_reset", kafka.auto_offset_reset, reset_words,
 	       KF_CFG_RESET_EARLIEST),
-	K_I32("commit_interval_ms", kafka.commit_interval_ms, 1, INT32_MAX, 1000),
-	K_ENUM("isolation", kafka.isolation, isolation_words, KF_CFG_READ_UNCOMMITTED),
-	K_I32("fetch_min_bytes", kafka.fetch_min_bytes, 0, INT32_MAX, 1),
-	K_I32("fetch_max_wait_ms", kafka.fetch_max_wait_ms, 0, INT32_MAX, 500),
-	K_I32("fetch_max_bytes", kafka.fetch_max_bytes, 1, INT32_MAX, 52428800),
-	K_I32("fetch_partition_max_bytes", kafka.fetch_partition_max_bytes, 1, INT32_MAX,
+	K_I32(KAFKA, "commit_interval_ms", kafka.commit_interval_ms, 1, INT32_MAX, 1000),
+	K_ENUM(KAFKA, "isolation", kafka.isolation, isolation_words, KF_CFG_READ_UNCOMMITTED),
+	K_I32(KAFKA, "fetch_min_bytes", kafka.fetch_min_bytes, 0, INT32_MAX, 1),
+	K_I32(KAFKA, "fetch_max_wait_ms", kafka.fetch_max_wait_ms, 0, INT32_MAX, 500),
+	K_I32(KAFKA, "fetch_max_bytes", kafka.fetch_max_bytes, 1, INT32_MAX, 52428800),
+	K_I32(KAFKA, "fetch_partition_max_bytes", kafka.fetch_partition_max_bytes, 1, INT32_MAX,
 	      1048576),
-	K_I32("metadata_max_age_ms", kafka.metadata_max_age_ms, 1000, 86400000, 300000),
+	K_I32(KAFKA, "metadata_max_age_ms", kafka.metadata_max_age_ms, 1000, 86400000, 300000),
 	K_GROUP("security", security_keys),
 	{ NULL },
 };
 
 static const struct key handler_keys[] = {
-	K_ENUM("type", workers.handler.type, handler_words, KF_CFG_HANDLER_NOOP),
-	{ .name = "dir", .type = KT_STR, .off = OFF(workers.handler.dir), .sdef = "",
-	  .hmask = HBIT(KF_CFG_HANDLER_FILE), .hreq = HBIT(KF_CFG_HANDLER_FILE) },
-	{ .name = "usec", .type = KT_I64, .off = OFF(workers.handler.usec), .min = 0,
-	  .max = INT32_MAX, .idef = 1000, .hmask = HBIT(KF_CFG_HANDLER_BURN) },
-	{ .name = "path", .type = KT_STR, .off = OFF(workers.handler.path), .sdef = "",
-	  .hmask = HBIT(KF_CFG_HANDLER_PLUGIN), .hreq = HBIT(KF_CFG_HANDLER_PLUGIN) },
-	{ .name = "arg", .type = KT_STR, .off = OFF(workers.handler.arg), .sdef = "",
-	  .hmask = HBIT(KF_CFG_HANDLER_PLUGIN) },
-	{ .name = "command", .type = KT_STRV, .off = OFF(workers.handler.command),
+	K_ENUM(ROLL, "type", workers.handler.type, handler_words, KF_CFG_HANDLER_NOOP),
+	{ .name = "dir", .type = KT_STR, .reload = ROLL, .off = OFF(workers.handler.dir),
+	  .sdef = "", .hmask = HBIT(KF_CFG_HANDLER_FILE), .hreq = HBIT(KF_CFG_HANDLER_FILE) },
+	{ .name = "usec", .type = KT_I64, .reload = ROLL, .off = OFF(workers.handler.usec),
+	  .min = 0, .max = INT32_MAX, .idef = 1000, .hmask = HBIT(KF_CFG_HANDLER_BURN) },
+	{ .name = "path", .type = KT_STR, .reload = ROLL, .off = OFF(workers.handler.path),
+	  .sdef = "", .hmask = HBIT(KF_CFG_HANDLER_PLUGIN), .hreq = HBIT(KF_CFG_HANDLER_PLUGIN) },
+	{ .name = "arg", .type = KT_STR, .reload = ROLL, .off = OFF(workers.handler.arg),
+	  .sdef = "", .hmask = HBIT(KF_CFG_HANDLER_PLUGIN) },
+	{ .name = "command", .type = KT_STRV, .reload = ROLL, .off = OFF(workers.handler.command),
 	  .off2 = OFF(workers.handler.n_command),
 	  .hmask = HBIT(KF_CFG_HANDLER_EXEC), .hreq = HBIT(KF_CFG_HANDLER_EXEC) },
-	{ .name = "window", .type = KT_I32, .off = OFF(workers.handler.window), .min = 1,
-	  .max = 65536, .idef = 64, .hmask = HBIT(KF_CFG_HANDLER_EXEC) },
+	{ .name = "window", .type = KT_I32, .reload = ROLL, .off = OFF(workers.handler.window),
+	  .min = 1, .max = 65536, .idef = 64, .hmask = HBIT(KF_CFG_HANDLER_EXEC) },
 	{ NULL },
 };
 
 static const struct key workers_keys[] = {
-	K_I32("count", workers.count, 1, 1024, 4),
-	K_ENUM("dispatch", workers.dispatch, dispatch_words, KF_CFG_DISPATCH_PARTITION),
-	K_I64("ring_bytes", workers.ring_bytes, 65536, 1073741824, 16777216),
-	K_I64("max_inflight_bytes", workers.max_inflight_bytes, 65536, INT64_MAX, 268435456),
-	K_I32("max_inflight_ms", workers.max_inflight_ms, 0, INT32_MAX, 2000),
-	K_I32("nice", workers.nice, -20, 19, 5),
-	K_I32("stall_timeout_ms", workers.stall_timeout_ms, 1, INT32_MAX, 300000),
-	K_I32("shutdown_timeout_ms", workers.shutdown_timeout_ms, 0, INT32_MAX, 30000),
-	K_I32("max_retries", workers.max_retries, 0, 1000000, 5),
-	K_I32("retry_backoff_ms", workers.retry_backoff_ms, 0, INT32_MAX, 100),
-	K_ENUM("on_failure", workers.on_failure, on_failure_words, KF_CFG_ON_FAILURE_PAUSE),
+	K_I32(LIVE, "count", workers.count, 1, 1024, 4),
+	K_ENUM(REDISPATCH, "dispatch", workers.dispatch, dispatch_words, KF_CFG_DISPATCH_PARTITION),
+	K_I64(ROLL, "ring_bytes", workers.ring_bytes, 65536, 1073741824, 16777216),
+	K_I64(LIVE, "max_inflight_bytes", workers.max_inflight_bytes, 65536, INT64_MAX, 268435456),
+	K_I32(LIVE, "max_inflight_ms", workers.max_inflight_ms, 0, INT32_MAX, 2000),
+	K_I32(ROLL, "nice", workers.nice, -20, 19, 5),
+	K_I32(LIVE, "stall_timeout_ms", workers.stall_timeout_ms, 1, INT32_MAX, 300000),
+	K_I32(LIVE, "shutdown_timeout_ms", workers.shutdown_timeout_ms, 0, INT32_MAX, 30000),
+	K_I32(ROLL, "max_retries", workers.max_retries, 0, 1000000, 5),
+	K_I32(ROLL, "retry_backoff_ms", workers.retry_backoff_ms, 0, INT32_MAX, 100),
+	K_ENUM(LIVE, "on_failure", workers.on_failure, on_failure_words, KF_CFG_ON_FAILURE_PAUSE),
 	K_GROUP("handler", handler_keys),
 	{ NULL },
 };
 
 static const struct key log_keys[] = {
-	K_ENUM("level", log.level, level_words, KF_LOG_INFO),
-	K_STR("file", log.file, ""),
-	K_BOOL("syslog", log.syslog, false),
+	K_ENUM(LIVE, "level", log.level, level_words, KF_LOG_INFO),
+	K_STR(NEXT_START, "file", log.file, ""),
+	K_BOOL(NEXT_START, "syslog", log.syslog, false),
 	{ NULL },
 };
 
 static const struct key control_keys[] = {
-	K_STR("socket", control.socket, "/run/kfork/kforkd.sock"),
-	K_STR("metrics_listen", control.metrics_listen, ""),
-	K_MODE("socket_mode", control.socket_mode, 0600),
+	K_STR(LIVE, "socket", control.socket, "/run/kfork/kforkd.sock"),
+	K_STR(LIVE, "metrics_listen", control.metrics_listen, ""),
+	K_MODE(LIVE, "socket_mode", control.socket_mode, 0600),
 	{ NULL },
 };
 
@@ -198,7 +208,7 @@ static const struct key root_keys[] = {
 	K_GROUP("kafka", kafka_keys),
 	K_GROUP("workers", workers_keys),
 	K_GROUP("log", log_keys),
-	K_STR("user", user, ""),
+	K_STR(NEXT_START, "user", user, ""),
 	K_GROUP("control", control_keys),
 	{ NULL },
 };
@@ -298,6 +308,18 @@ int kf_config_defaults(struct kf_config *out)
 	return KF_OK;
 }
 
+static void free_of(struct kf_config *cfg, const struct key *tab)
+{
+	for (const struct key *k = tab; k->name; k++) {
+		if (k->type == KT_STR)
+			free(*(char **)field(cfg, k->off));
+		else if (k->type == KT_STRV)
+			free_strv(*(char ***)field(cfg, k->off));
+		else if (k->type == KT_GROUP)
+			free_of(cfg, k->sub);
+	}
+}
+
 void kf_config_free(struct kf_config *cfg)
 {
 	struct kf_config_security *sec = &cfg->kafka.security;
@@ -307,25 +329,7 @@ void kf_config_free(struct kf_config *cfg)
 		free(sec->password);
 	}
 	free(cfg->path);
-	free(cfg->kafka.bootstrap);
-	free(cfg->kafka.group);
-	free_strv(cfg->kafka.topics);
-	free(cfg->kafka.client_id);
-	free(cfg->kafka.group_instance_id);
-	free(sec->ca_file);
-	free(sec->cert_file);
-	free(sec->key_file);
-	free(sec->key_password_file);
-	free(sec->username);
-	free(sec->password_file);
-	free(cfg->workers.handler.dir);
-	free(cfg->workers.handler.path);
-	free(cfg->workers.handler.arg);
-	free_strv(cfg->workers.handler.command);
-	free(cfg->log.file);
-	free(cfg->user);
-	free(cfg->control.socket);
-	free(cfg->control.metrics_listen);
+	free_of(cfg, root_keys);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1298,49 +1302,179 @@ static bool strv_eq(char *const *a, int na, char *const *b, int nb)
 	return true;
 }
 
-bool kf_config_kafka_changed(const struct kf_config *a, const struct kf_config *b)
-{
-	const struct kf_config_kafka *x = &a->kafka, *y = &b->kafka;
-	const struct kf_config_security *s = &x->security, *t = &y->security;
+/* ---- reload plan ---- */
 
-	return !str_eq(x->bootstrap, y->bootstrap) || !str_eq(x->group, y->group) ||
-	       !strv_eq(x->topics, x->n_topics, y->topics, y->n_topics) ||
-	       !str_eq(x->client_id, y->client_id) ||
-	       !str_eq(x->group_instance_id, y->group_instance_id) ||
-	       x->session_timeout_ms != y->session_timeout_ms ||
-	       x->heartbeat_interval_ms != y->heartbeat_interval_ms ||
-	       x->rebalance_timeout_ms != y->rebalance_timeout_ms ||
-	       x->assignor != y->assignor || x->auto_offset_reset != y->auto_offset_reset ||
-	       x->commit_interval_ms != y->commit_interval_ms || x->isolation != y->isolation ||
-	       x->fetch_min_bytes != y->fetch_min_bytes ||
-	       x->fetch_max_wait_ms != y->fetch_max_wait_ms ||
-	       x->fetch_max_bytes != y->fetch_max_bytes ||
-	       x->fetch_partition_max_bytes != y->fetch_partition_max_bytes ||
-	       x->metadata_max_age_ms != y->metadata_max_age_ms ||
-	       s->protocol != t->protocol || !str_eq(s->ca_file, t->ca_file) ||
-	       !str_eq(s->cert_file, t->cert_file) || !str_eq(s->key_file, t->key_file) ||
-	       !str_eq(s->key_password_file, t->key_password_file) ||
-	       s->verify_peer != t->verify_peer || s->sasl_mechanism != t->sasl_mechanism ||
-	       !str_eq(s->username, t->username) ||
-	       !str_eq(s->password_file, t->password_file) ||
-	       s->password_len != t->password_len ||
-	       (s->password_len && memcmp(s->password, t->password, s->password_len) != 0);
+static const void *cfield(const struct kf_config *cfg, size_t off)
+{
+	return (const char *)cfg + off;
 }
 
-bool kf_config_workers_changed(const struct kf_config *a, const struct kf_config *b)
+static bool key_equal(const struct kf_config *a, const struct kf_config *b,
+		      const struct key *k)
 {
-	const struct kf_config_workers *x = &a->workers, *y = &b->workers;
-	const struct kf_config_handler *h = &x->handler, *g = &y->handler;
+	const void *x = cfield(a, k->off), *y = cfield(b, k->off);
+	switch (k->type) {
+	case KT_STR:
+		return str_eq(*(char *const *)x, *(char *const *)y);
+	case KT_STRV: {
+		int na, nb;
+		memcpy(&na, cfield(a, k->off2), sizeof(na));
+		memcpy(&nb, cfield(b, k->off2), sizeof(nb));
+		return strv_eq(*(char **const *)x, na, *(char **const *)y, nb);
+	}
+	case KT_I64:
+		return memcmp(x, y, sizeof(int64_t)) == 0;
+	case KT_BOOL:
+		return *(const bool *)x == *(const bool *)y;
+	default: /* int32_t, int and the enums (see set_int) */
+		return memcmp(x, y, sizeof(int32_t)) == 0;
+	}
+}
 
-	return x->count != y->count || x->dispatch != y->dispatch ||
-	       x->ring_bytes != y->ring_bytes || x->max_inflight_bytes != y->max_inflight_bytes ||
-	       x->max_inflight_ms != y->max_inflight_ms ||
-	       x->nice != y->nice || x->stall_timeout_ms != y->stall_timeout_ms ||
-	       x->shutdown_timeout_ms != y->shutdown_timeout_ms ||
-	       x->max_retries != y->max_retries || x->retry_backoff_ms != y->retry_backoff_ms ||
-	       x->on_failure != y->on_failure || h->type != g->type ||
-	       !str_eq(h->dir, g->dir) || h->usec != g->usec || !str_eq(h->path, g->path) ||
-	       !str_eq(h->arg, g->arg) ||
-	       !strv_eq(h->command, h->n_command, g->command, g->n_command) ||
-	       h->window != g->window;
+static void plan_add(struct kf_reload_plan *p, const char *key, enum kf_reload_class cls)
+{
+	p->classes |= cls;
+	if (p->n < KF_RELOAD_MAX_KEYS) {
+		struct kf_reload_change *c = &p->changed[p->n++];
+		snprintf(c->key, sizeof(c->key), "%s", key);
+		c->reload = cls;
+	}
+}
+
+static void plan_walk(const struct key *tab, const char *prefix, const struct kf_config *a,
+		      const struct kf_config *b, struct kf_reload_plan *p)
+{
+	for (const struct key *k = tab; k->name; k++) {
+		char path[KF_RELOAD_KEY_MAX];
+		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k->name);
+		if (k->type == KT_GROUP)
+			plan_walk(k->sub, path, a, b, p);
+		else if (!key_equal(a, b, k))
+			plan_add(p, path, k->reload);
+	}
+}
+
+void kf_reload_plan(const struct kf_config *old, const struct kf_config *new,
+		    struct kf_reload_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	plan_walk(root_keys, "", old, new, plan);
+	/* The password is no key of its own: the file's content, read at
+	 * load, changed behind the same password_file. */
+	const struct kf_config_security *s = &old->kafka.security, *t = &new->kafka.security;
+	if (str_eq(s->password_file, t->password_file) &&
+	    (s->password_len != t->password_len ||
+	     (s->password_len && memcmp(s->password, t->password, s->password_len) != 0)))
+		plan_add(plan, "kafka.security.password_file (its content)", KF_RELOAD_KAFKA);
+}
+
+static size_t keys_walk(const struct key *tab, const char *prefix, const char **names,
+			enum kf_reload_class *classes, size_t max, size_t n)
+{
+	static char paths[KF_RELOAD_MAX_KEYS][KF_RELOAD_KEY_MAX];
+	for (const struct key *k = tab; k->name; k++) {
+		char path[KF_RELOAD_KEY_MAX];
+		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k->name);
+		if (k->type == KT_GROUP) {
+			n = keys_walk(k->sub, path, names, classes, max, n);
+			continue;
+		}
+		if (n < max && n < KF_RELOAD_MAX_KEYS) {
+			memcpy(paths[n], path, sizeof(path));
+			names[n] = paths[n];
+			classes[n] = k->reload;
+		}
+		n++;
+	}
+	return n;
+}
+
+size_t kf_config_keys(const char **names, enum kf_reload_class *classes, size_t max)
+{
+	return keys_walk(root_keys, "", names, classes, max, 0);
+}
+
+bool kf_reload_plan_has(const struct kf_reload_plan *plan, const char *key)
+{
+	for (int i = 0; i < plan->n; i++)
+		if (strcmp(plan->changed[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+const char *kf_reload_class_name(enum kf_reload_class cls)
+{
+	switch (cls) {
+	case KF_RELOAD_LIVE: return "at once";
+	case KF_RELOAD_ROLL: return "rolling replacement";
+	case KF_RELOAD_REDISPATCH: return "redispatch";
+	case KF_RELOAD_KAFKA: return "Kafka restart";
+	case KF_RELOAD_NEXT_START: return "next start";
+	}
+	return "?";
+}
+
+size_t kf_reload_plan_describe(const struct kf_reload_plan *plan, char *buf, size_t len)
+{
+	size_t n = 0;
+#define PUT(...) (n += (size_t)snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, \
+					__VA_ARGS__))
+	if (len)
+		buf[0] = '\0';
+	for (unsigned cls = 1; cls <= KF_RELOAD_NEXT_START; cls <<= 1) {
+		if (!(plan->classes & cls))
+			continue;
+		PUT("%s%s:", n ? "; " : "", kf_reload_class_name((enum kf_reload_class)cls));
+		const char *sep = " ";
+		for (int i = 0; i < plan->n; i++) {
+			if (plan->changed[i].reload != cls)
+				continue;
+			PUT("%s%s", sep, plan->changed[i].key);
+			sep = ", ";
+		}
+	}
+#undef PUT
+	return n;
+}
+
+/* Swaps the fields of keys in class cls between a and b. */
+static void keep_walk(const struct key *tab, struct kf_config *a, struct kf_config *b,
+		      enum kf_reload_class cls)
+{
+	for (const struct key *k = tab; k->name; k++) {
+		if (k->type == KT_GROUP) {
+			keep_walk(k->sub, a, b, cls);
+			continue;
+		}
+		if (k->reload != cls)
+			continue;
+		size_t size = k->type == KT_STR ? sizeof(char *) : k->type == KT_STRV ? sizeof(char **)
+			    : k->type == KT_I64 ? sizeof(int64_t) : k->type == KT_BOOL ? sizeof(bool)
+			    : sizeof(int32_t);
+		uint8_t t[sizeof(int64_t)];
+		memcpy(t, field(a, k->off), size);
+		memcpy(field(a, k->off), field(b, k->off), size);
+		memcpy(field(b, k->off), t, size);
+		if (k->type == KT_STRV) {
+			int na, nb;
+			memcpy(&na, field(a, k->off2), sizeof(na));
+			memcpy(&nb, field(b, k->off2), sizeof(nb));
+			memcpy(field(a, k->off2), &nb, sizeof(nb));
+			memcpy(field(b, k->off2), &na, sizeof(na));
+		}
+	}
+}
+
+void kf_config_keep(struct kf_config *new, struct kf_config *old, enum kf_reload_class cls)
+{
+	keep_walk(root_keys, new, old, cls);
+	if (cls == KF_RELOAD_KAFKA) {
+		struct kf_config_security *a = &new->kafka.security, *b = &old->kafka.security;
+		char *pw = a->password;
+		size_t pwlen = a->password_len;
+		a->password = b->password;
+		a->password_len = b->password_len;
+		b->password = pw;
+		b->password_len = pwlen;
+	}
 }

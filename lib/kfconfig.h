@@ -208,11 +208,55 @@ int kf_config_defaults(struct kf_config *out);
  * zeroed struct and twice. */
 void kf_config_free(struct kf_config *cfg);
 
-/* Reload diff: true when the parts differ that need a drain, commit and
- * rejoin (anything under kafka, the password's content included) or a
- * rolling replacement of the workers (anything under workers). */
-bool kf_config_kafka_changed(const struct kf_config *a, const struct kf_config *b);
-bool kf_config_workers_changed(const struct kf_config *a, const struct kf_config *b);
+/*
+ * What a reload does for a key that changed.  Each key's class is in the
+ * key tables of lib/kfconfig.c; README's "Reloading the config" lists them.
+ */
+enum kf_reload_class {
+	KF_RELOAD_LIVE = 1 << 0,        /* applied at once */
+	KF_RELOAD_ROLL = 1 << 1,        /* what a worker process runs with: a
+	                                   rolling replacement of the workers */
+	KF_RELOAD_REDISPATCH = 1 << 2,  /* hold every partition, let the workers
+	                                   go idle, dispatch by the new policy */
+	KF_RELOAD_KAFKA = 1 << 3,       /* drain, commit, leave and join again */
+	KF_RELOAD_NEXT_START = 1 << 4,  /* the running value stays until kforkd
+	                                   starts again */
+};
+
+#define KF_RELOAD_KEY_MAX 48    /* "kafka.security.password_file (its content)" */
+#define KF_RELOAD_MAX_KEYS 64   /* more than there are keys */
+
+struct kf_reload_change {
+	char key[KF_RELOAD_KEY_MAX];    /* dotted: "workers.handler.command" */
+	enum kf_reload_class reload;
+};
+
+struct kf_reload_plan {
+	unsigned classes;               /* OR of the changed keys' classes */
+	int n;
+	struct kf_reload_change changed[KF_RELOAD_MAX_KEYS];   /* in table order */
+};
+
+/* What changes from old to new, key by key (the password file's content
+ * counts as a change of kafka.security.password_file).  Pure. */
+void kf_reload_plan(const struct kf_config *old, const struct kf_config *new,
+		    struct kf_reload_plan *plan);
+/* Did the dotted key change? */
+bool kf_reload_plan_has(const struct kf_reload_plan *plan, const char *key);
+/* "at once: log.level, workers.count; Kafka restart: kafka.bootstrap" into
+ * buf ("" when nothing changed); returns the length it needed, as
+ * snprintf does. */
+size_t kf_reload_plan_describe(const struct kf_reload_plan *plan, char *buf, size_t len);
+/* "at once", "rolling replacement", "redispatch", "Kafka restart", "next start". */
+const char *kf_reload_class_name(enum kf_reload_class cls);
+/* Every key the loader knows, dotted, with its reload class, in table
+ * order: fills up to max and returns how many there are.  The names are
+ * static (not thread-safe; for tests and documentation). */
+size_t kf_config_keys(const char **names, enum kf_reload_class *classes, size_t max);
+/* Swaps the values of every key of class cls (for KF_RELOAD_KAFKA, the
+ * password too) between new and old: new keeps the running values, old
+ * gets the loaded ones. */
+void kf_config_keep(struct kf_config *new, struct kf_config *old, enum kf_reload_class cls);
 
 /* The config words of the enums ("range", "sasl_ssl", "SCRAM-SHA-512",
  * ...); "?" for a value out of range. */

@@ -1214,6 +1214,12 @@ static void roll_start(int count)
 	ev_timer_again(D.loop, &D.roll_t);
 }
 
+static enum kf_tracker_fail tracker_fail_of(const struct kf_config *c)
+{
+	return c->workers.on_failure == KF_CFG_ON_FAILURE_SKIP ? KF_TRACKER_FAIL_SKIP
+							       : KF_TRACKER_FAIL_PAUSE;
+}
+
 static void worker_conf_from(const struct kf_config *c, struct kf_worker_conf *wc)
 {
 	const struct kf_config_workers *w = &c->workers;
@@ -1229,21 +1235,6 @@ static void worker_conf_from(const struct kf_config *c, struct kf_worker_conf *w
 	};
 }
 
-/* Does what a worker process runs with differ (handler, nice, retries)? */
-static bool process_conf_changed(const struct kf_config *a, const struct kf_config *b)
-{
-	struct kf_config t = *b;    /* shallow: only compared, never freed */
-	t.workers.count = a->workers.count;
-	t.workers.dispatch = a->workers.dispatch;
-	t.workers.ring_bytes = a->workers.ring_bytes;
-	t.workers.max_inflight_bytes = a->workers.max_inflight_bytes;
-	t.workers.max_inflight_ms = a->workers.max_inflight_ms;
-	t.workers.stall_timeout_ms = a->workers.stall_timeout_ms;
-	t.workers.shutdown_timeout_ms = a->workers.shutdown_timeout_ms;
-	t.workers.on_failure = a->workers.on_failure;
-	return kf_config_workers_changed(a, &t);
-}
-
 static void on_ctl_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_control(void *opaque, const char *cmd, struct kf_wr *reply);
 static void render_metrics(void *opaque, struct kf_wr *out);
@@ -1255,78 +1246,42 @@ static void render_metrics(void *opaque, struct kf_wr *out);
  */
 static void apply(struct kf_config *nc, struct kf_wr *reply)
 {
-	struct kf_config *oc = &D.cfg;
-	char what[256] = "";
-	size_t wl = 0;
-#define CHANGED(s) (wl += (size_t)snprintf(what + wl, wl < sizeof(what) ? sizeof(what) - wl : 0, \
-					   "%s%s", wl ? ", " : "", s))
-	bool kafka = kf_config_kafka_changed(oc, nc);
+	struct kf_reload_plan plan;
+	kf_reload_plan(&D.cfg, nc, &plan);
+	char what[600];
+	kf_reload_plan_describe(&plan, what, sizeof(what));
+	bool kafka = plan.classes & KF_RELOAD_KAFKA;
 	/* A connection refused for good (auth_failed) waits for a reload: the
 	 * settings changed, or the files behind them (a password_file, a CA
 	 * file replaced in place), or the broker's side was fixed.  Either way
 	 * the Kafka side starts over, with every file read again. */
 	int refused = D.cl && !D.restarting ? kf_cluster_auth_failed(D.cl) : 0;
-	if (refused && !kafka)
+	if (refused && !kafka) {
 		kf_info(COMP, "reload: %d connections were refused authentication: connecting"
 			" again with the settings read anew", refused);
-	bool procs = process_conf_changed(oc, nc);
-	const struct kf_config_workers *ow = &oc->workers;
-	struct kf_config_workers *nw = &nc->workers;
-	if (kafka)
-		CHANGED("kafka");
-	else if (refused)
-		CHANGED("kafka (refused authentication)");
-	kafka = kafka || refused > 0;
-	if (oc->log.level != nc->log.level)
-		CHANGED("log.level");
-	if (ow->count != nw->count)
-		CHANGED("workers.count");
-	if (procs)
-		CHANGED("workers (handler, nice, retries)");
-	if (ow->on_failure != nw->on_failure)
-		CHANGED("workers.on_failure");
-	if (ow->stall_timeout_ms != nw->stall_timeout_ms ||
-	    ow->shutdown_timeout_ms != nw->shutdown_timeout_ms ||
-	    ow->max_inflight_bytes != nw->max_inflight_bytes ||
-	    ow->max_inflight_ms != nw->max_inflight_ms)
-		CHANGED("workers limits");
-	bool rings = ow->ring_bytes != nw->ring_bytes;
-	if (rings)
-		CHANGED("workers.ring_bytes");
-	bool redispatch = ow->dispatch != nw->dispatch;
-	if (redispatch)
-		CHANGED("workers.dispatch");
-	/* Fixed while kforkd runs (it switched users already): keep it. */
-	if (strcmp(oc->user, nc->user) != 0) {
-		kf_warn(COMP, "reload: user takes effect only when kforkd starts again;"
-			" running as before");
-		char *u = nc->user;
-		nc->user = oc->user;
-		oc->user = u;
+		size_t wl = strlen(what);
+		snprintf(what + wl, sizeof(what) - wl, "%sKafka restart: refused authentication",
+			 wl ? "; " : "");
+		kafka = true;
 	}
-	bool ctl = strcmp(oc->control.socket, nc->control.socket) != 0 ||
-		   oc->control.socket_mode != nc->control.socket_mode;
-	D.ctl_mode_changed = oc->control.socket_mode != nc->control.socket_mode;
-	if (ctl)
-		CHANGED("control.socket");
-	bool met = strcmp(oc->control.metrics_listen, nc->control.metrics_listen) != 0;
-	if (met)
-		CHANGED("control.metrics_listen");
-#undef CHANGED
-	kf_info(COMP, "reload: %s", wl ? what : "nothing changed");
+	for (int i = 0; i < plan.n; i++)
+		if (plan.changed[i].reload == KF_RELOAD_NEXT_START)
+			kf_warn(COMP, "reload: %s takes effect only when kforkd starts again;"
+				" running as before", plan.changed[i].key);
+	kf_info(COMP, "reload: %s", what[0] ? what : "nothing changed");
+	D.ctl_mode_changed = kf_reload_plan_has(&plan, "control.socket_mode");
 
-	/* The new config becomes the running one, except its Kafka part,
-	 * which the group member and fetcher use until a restart swaps it. */
+	/* The new config becomes the running one, except what waits: its
+	 * Kafka part, which the group member and fetcher use until a restart
+	 * swaps it, and what waits for the next start. */
 	struct kf_config old = D.cfg;
 	D.cfg = *nc;
-	struct kf_config_kafka k = D.cfg.kafka;
-	D.cfg.kafka = old.kafka;
-	old.kafka = k;
 	memset(nc, 0, sizeof(*nc));
+	kf_config_keep(&D.cfg, &old, KF_RELOAD_KAFKA);
+	kf_config_keep(&D.cfg, &old, KF_RELOAD_NEXT_START);
 
 	apply_level();
-	D.on_failure = D.cfg.workers.on_failure == KF_CFG_ON_FAILURE_SKIP ? KF_TRACKER_FAIL_SKIP
-							       : KF_TRACKER_FAIL_PAUSE;
+	D.on_failure = tracker_fail_of(&D.cfg);
 	kf_pool_set_limits(D.pool, D.cfg.workers.stall_timeout_ms,
 			   D.cfg.workers.shutdown_timeout_ms,
 			   (size_t)D.cfg.workers.max_inflight_bytes, D.cfg.workers.max_inflight_ms,
@@ -1336,23 +1291,25 @@ static void apply(struct kf_config *nc, struct kf_wr *reply)
 	kf_pool_set_worker_conf(D.pool, &wc);   /* before old's strings go */
 	int before = kf_pool_size(D.pool);
 	resize_workers(D.cfg.workers.count);
-	if (procs || rings)
+	if (plan.classes & KF_RELOAD_ROLL)
 		roll_start(before < D.cfg.workers.count ? before : D.cfg.workers.count);
-	if (redispatch)
+	if (plan.classes & KF_RELOAD_REDISPATCH)
 		redispatch_begin();
-	if (ctl || met)
+	if (kf_reload_plan_has(&plan, "control.socket") || D.ctl_mode_changed ||
+	    kf_reload_plan_has(&plan, "control.metrics_listen"))
 		ev_timer_start(D.loop, &D.ctl_t);   /* not from inside a control callback */
 	if (kafka) {
-		/* old.kafka is the new Kafka part now: hand it to the restart */
+		/* old holds the new Kafka part now: hand it to the restart */
 		struct kf_config nk = { .kafka = old.kafka };
 		memset(&old.kafka, 0, sizeof(old.kafka));
 		restart_begin(&nk);
 	}
 	kf_config_free(&old);
 	if (reply) {
-		char line[300];
-		snprintf(line, sizeof(line), "ok\n%s\n", wl ? what : "nothing changed");
-		kf_wr_raw(reply, line, strlen(line));
+		kf_wr_raw(reply, "ok\n", 3);
+		const char *w = what[0] ? what : "nothing changed";
+		kf_wr_raw(reply, w, strlen(w));
+		kf_wr_raw(reply, "\n", 1);
 	}
 }
 
@@ -1949,16 +1906,7 @@ static int setup_pool(char *err, size_t errlen)
 	pc.max_inflight_ms = wc->max_inflight_ms;
 	pc.stall_timeout_ms = wc->stall_timeout_ms;
 	pc.shutdown_timeout_ms = wc->shutdown_timeout_ms;
-	pc.worker.max_retries = wc->max_retries;
-	pc.worker.retry_backoff_ms = wc->retry_backoff_ms;
-	pc.worker.nice = wc->nice;
-	pc.worker.supervisor_pid = getpid();
-	pc.worker.handler = (struct kf_handler_conf){
-		.type = (enum kf_handler_type)wc->handler.type,
-		.dir = wc->handler.dir, .usec = (long)wc->handler.usec,
-		.path = wc->handler.path, .arg = wc->handler.arg,
-		.command = wc->handler.command, .window = wc->handler.window,
-	};
+	worker_conf_from(&D.cfg, &pc.worker);
 	struct kf_pool_callbacks cb = { .on_ack = on_ack, .on_room = on_room,
 					.on_lost = on_workers_lost, .on_child = on_child,
 					.on_state = on_worker_state,
@@ -1975,8 +1923,7 @@ static int setup_pool(char *err, size_t errlen)
 	}
 	for (int i = 0; i < kf_pool_size(D.pool); i++)
 		kf_dispatch_worker_add(D.d, i);
-	D.on_failure = wc->on_failure == KF_CFG_ON_FAILURE_SKIP ? KF_TRACKER_FAIL_SKIP
-								: KF_TRACKER_FAIL_PAUSE;
+	D.on_failure = tracker_fail_of(&D.cfg);
 	return KF_OK;
 }
 

@@ -55,6 +55,7 @@ workers = {
   handler = { type = "file"; dir = "$tmp/$4"; };
 };
 control = { socket = "$tmp/ctl.sock"; };
+${EXTRA:-}
 EOF
 	mv "$tmp/kforkd.conf.new" "$tmp/kforkd.conf"
 }
@@ -137,6 +138,19 @@ mv "$tmp/good.conf" "$tmp/kforkd.conf"
 "$KFORKCTL" -s "$tmp/ctl.sock" reload > "$tmp/reload.out" || fail "good reload: exit $?"
 [ "$(status config.last_reload_error)" = null ] && pass "a good reload clears last_reload_error ($(cat "$tmp/reload.out"))" ||
 	fail "last_reload_error not cleared"
+
+# --- what a reload does, key by key: log.level at once, log.file at the
+# next start (the running value stays, so changing it back is no change)
+EXTRA="log = { level = \"debug\"; file = \"$tmp/other.log\"; };" conf g1 t1 2 A
+out=$("$KFORKCTL" -s "$tmp/ctl.sock" reload)
+[ "$out" = "at once: log.level; next start: log.file" ] &&
+	grep -q "reload: log.file takes effect only when kforkd starts again" "$tmp/kforkd.log" &&
+	[ ! -e "$tmp/other.log" ] && pass "log.level now, log.file at the next start: $(echo $out)" ||
+	fail "reload of log.level and log.file: $out"
+EXTRA="log = { level = \"info\"; };" conf g1 t1 2 A
+out=$("$KFORKCTL" -s "$tmp/ctl.sock" reload)
+[ "$out" = "at once: log.level" ] && pass "log.file back as it was: no change to it" ||
+	fail "second reload: $out"
 
 # --- worker count 2 -> 6 -> 1 while records flow
 db produce t1 20000 codec=lz4 keys=seq

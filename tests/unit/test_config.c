@@ -206,8 +206,10 @@ START_TEST(example_is_valid_and_default)
 	d.kafka.topics = calloc(2, sizeof(char *));
 	d.kafka.topics[0] = strdup("events");
 	d.kafka.n_topics = 1;
-	ck_assert(!kf_config_kafka_changed(&c, &d));
-	ck_assert(!kf_config_workers_changed(&c, &d));
+	struct kf_reload_plan plan;
+	kf_reload_plan(&c, &d, &plan);
+	ck_assert_int_eq(plan.n, 0);
+	ck_assert_uint_eq(plan.classes, 0);
 	kf_config_free(&d);
 	kf_config_free(&c);
 }
@@ -668,28 +670,221 @@ START_TEST(include_file)
 }
 END_TEST
 
-START_TEST(changed)
+/*
+ * The reload plan, key by key: each entry changes one key from a baseline
+ * (MIN plus base), and the plan must name exactly that key, in its class.
+ * Every key the loader knows must have an entry here.
+ */
+#define H_FILE "workers = { handler = { type = \"file\"; dir = \"/\"; }; };\n"
+#define H_BURN "workers = { handler = { type = \"burn\"; }; };\n"
+#define H_EXEC "workers = { handler = { type = \"exec\"; command = [ \"/bin/cat\" ]; }; };\n"
+static const struct {
+	const char *key;
+	enum kf_reload_class cls;
+	const char *kafka;  /* inside the kafka group of the changed config */
+	const char *rest;   /* after it, in the changed config ("": base) */
+	const char *base;   /* after the kafka group, in the baseline */
+} plan_keys[] = {
+	{ "kafka.bootstrap", KF_RELOAD_KAFKA, NULL, NULL, NULL },   /* MIN_KAFKA2 */
+	{ "kafka.group", KF_RELOAD_KAFKA, NULL, NULL, NULL },
+	{ "kafka.topics", KF_RELOAD_KAFKA, NULL, NULL, NULL },
+	{ "kafka.client_id", KF_RELOAD_KAFKA, "client_id = \"c2\";", "", "" },
+	{ "kafka.group_instance_id", KF_RELOAD_KAFKA, "group_instance_id = \"i\";", "", "" },
+	{ "kafka.session_timeout_ms", KF_RELOAD_KAFKA, "session_timeout_ms = 30000;", "", "" },
+	{ "kafka.heartbeat_interval_ms", KF_RELOAD_KAFKA, "heartbeat_interval_ms = 2000;", "", "" },
+	{ "kafka.rebalance_timeout_ms", KF_RELOAD_KAFKA, "rebalance_timeout_ms = 60000;", "", "" },
+	{ "kafka.assignor", KF_RELOAD_KAFKA, "assignor = \"roundrobin\";", "", "" },
+	{ "kafka.auto_offset_reset", KF_RELOAD_KAFKA, "auto_offset_reset = \"latest\";", "", "" },
+	{ "kafka.commit_interval_ms", KF_RELOAD_KAFKA, "commit_interval_ms = 5000;", "", "" },
+	{ "kafka.isolation", KF_RELOAD_KAFKA, "isolation = \"read_committed\";", "", "" },
+	{ "kafka.fetch_min_bytes", KF_RELOAD_KAFKA, "fetch_min_bytes = 10;", "", "" },
+	{ "kafka.fetch_max_wait_ms", KF_RELOAD_KAFKA, "fetch_max_wait_ms = 100;", "", "" },
+	{ "kafka.fetch_max_bytes", KF_RELOAD_KAFKA, "fetch_max_bytes = 1000000;", "", "" },
+	{ "kafka.fetch_partition_max_bytes", KF_RELOAD_KAFKA, "fetch_partition_max_bytes = 1000;",
+	  "", "" },
+	{ "kafka.metadata_max_age_ms", KF_RELOAD_KAFKA, "metadata_max_age_ms = 60000;", "", "" },
+	{ "kafka.security.protocol", KF_RELOAD_KAFKA, "security = { protocol = \"ssl\"; };", "",
+	  "" },
+	{ "kafka.security.ca_file", KF_RELOAD_KAFKA, "security = { ca_file = \"/dev/null\"; };",
+	  "", "" },
+	{ "kafka.security.cert_file", KF_RELOAD_KAFKA,
+	  "security = { cert_file = \"/dev/null\"; };", "", "" },
+	{ "kafka.security.key_file", KF_RELOAD_KAFKA, "security = { key_file = \"/dev/null\"; };",
+	  "", "" },
+	{ "kafka.security.key_password_file", KF_RELOAD_KAFKA,
+	  "security = { key_password_file = \"/dev/null\"; };", "", "" },
+	{ "kafka.security.verify_peer", KF_RELOAD_KAFKA, "security = { verify_peer = false; };", "",
+	  "" },
+	{ "kafka.security.sasl_mechanism", KF_RELOAD_KAFKA,
+	  "security = { sasl_mechanism = \"PLAIN\"; };", "", "" },
+	{ "kafka.security.username", KF_RELOAD_KAFKA, "security = { username = \"u\"; };", "", "" },
+	{ "kafka.security.password_file", KF_RELOAD_KAFKA,
+	  "security = { password_file = \"/dev/null\"; };", "", "" },
+	{ "workers.count", KF_RELOAD_LIVE, "", "workers = { count = 3; };\n", "" },
+	{ "workers.dispatch", KF_RELOAD_REDISPATCH, "", "workers = { dispatch = \"key\"; };\n", "" },
+	{ "workers.ring_bytes", KF_RELOAD_ROLL, "", "workers = { ring_bytes = 65536L; };\n", "" },
+	{ "workers.max_inflight_bytes", KF_RELOAD_LIVE, "",
+	  "workers = { max_inflight_bytes = 65536L; };\n", "" },
+	{ "workers.max_inflight_ms", KF_RELOAD_LIVE, "", "workers = { max_inflight_ms = 5; };\n",
+	  "" },
+	{ "workers.nice", KF_RELOAD_ROLL, "", "workers = { nice = 0; };\n", "" },
+	{ "workers.stall_timeout_ms", KF_RELOAD_LIVE, "", "workers = { stall_timeout_ms = 5; };\n",
+	  "" },
+	{ "workers.shutdown_timeout_ms", KF_RELOAD_LIVE, "",
+	  "workers = { shutdown_timeout_ms = 5; };\n", "" },
+	{ "workers.max_retries", KF_RELOAD_ROLL, "", "workers = { max_retries = 0; };\n", "" },
+	{ "workers.retry_backoff_ms", KF_RELOAD_ROLL, "", "workers = { retry_backoff_ms = 5; };\n",
+	  "" },
+	{ "workers.on_failure", KF_RELOAD_LIVE, "", "workers = { on_failure = \"skip\"; };\n", "" },
+	{ "workers.handler.type", KF_RELOAD_ROLL, "", H_BURN, "" },
+	{ "workers.handler.dir", KF_RELOAD_ROLL, "",
+	  "workers = { handler = { type = \"file\"; dir = \"/tmp\"; }; };\n", H_FILE },
+	{ "workers.handler.usec", KF_RELOAD_ROLL, "",
+	  "workers = { handler = { type = \"burn\"; usec = 5L; }; };\n", H_BURN },
+	{ "workers.handler.path", KF_RELOAD_ROLL, NULL, NULL, NULL },     /* plugin_keys */
+	{ "workers.handler.arg", KF_RELOAD_ROLL, NULL, NULL, NULL },
+	{ "workers.handler.command", KF_RELOAD_ROLL, "",
+	  "workers = { handler = { type = \"exec\"; command = [ \"/bin/cat\", \"-u\" ]; }; };\n",
+	  H_EXEC },
+	{ "workers.handler.window", KF_RELOAD_ROLL, "",
+	  "workers = { handler = { type = \"exec\"; command = [ \"/bin/cat\" ]; window = 8; }; };\n",
+	  H_EXEC },
+	{ "log.level", KF_RELOAD_LIVE, "", "log = { level = \"debug\"; };\n", "" },
+	{ "log.file", KF_RELOAD_NEXT_START, "", "log = { file = \"/dev/null\"; };\n", "" },
+	{ "log.syslog", KF_RELOAD_NEXT_START, "", "log = { syslog = true; };\n", "" },
+	{ "user", KF_RELOAD_NEXT_START, "", "user = \"root\";\n", "" },
+	{ "control.socket", KF_RELOAD_LIVE, "", "control = { socket = \"\"; };\n", "" },
+	{ "control.metrics_listen", KF_RELOAD_LIVE, "", "control = { metrics_listen = \":9100\"; };\n",
+	  "" },
+	{ "control.socket_mode", KF_RELOAD_LIVE, "", "control = { socket_mode = \"0660\"; };\n", "" },
+};
+
+static void expect_plan(const struct kf_config *a, const struct kf_config *b, const char *key,
+			enum kf_reload_class cls)
+{
+	struct kf_reload_plan plan;
+	kf_reload_plan(a, b, &plan);
+	ck_assert_msg(plan.n == 1 && strcmp(plan.changed[0].key, key) == 0,
+		      "%s: plan has %d keys, the first %s", key, plan.n,
+		      plan.n ? plan.changed[0].key : "-");
+	ck_assert_msg(plan.changed[0].reload == cls && plan.classes == (unsigned)cls,
+		      "%s: class %s", key, kf_reload_class_name(plan.changed[0].reload));
+	ck_assert(kf_reload_plan_has(&plan, key));
+	/* and the other way round, the same key */
+	kf_reload_plan(b, a, &plan);
+	ck_assert_msg(plan.n == 1 && strcmp(plan.changed[0].key, key) == 0, "%s reversed", key);
+}
+
+START_TEST(reload_plan_key_by_key)
 {
 	struct kf_config a, b;
+	char ta[1024], tb[1024];
+	char so[400];
+	snprintf(so, sizeof(so), "%s", put("h.so", "", 0644));
+
+	for (size_t i = 0; i < sizeof(plan_keys) / sizeof(plan_keys[0]); i++) {
+		if (!plan_keys[i].kafka)
+			continue;   /* below */
+		snprintf(ta, sizeof(ta), MIN "%s", plan_keys[i].base);
+		snprintf(tb, sizeof(tb), MIN_KAFKA "%s\n};\n%s", plan_keys[i].kafka,
+			 plan_keys[i].rest[0] ? plan_keys[i].rest : plan_keys[i].base);
+		ck_assert_msg(load_text(ta, &a) == KF_OK, "%s: %s", plan_keys[i].key, err);
+		ck_assert_msg(load_text(tb, &b) == KF_OK, "%s: %s", plan_keys[i].key, err);
+		expect_plan(&a, &b, plan_keys[i].key, plan_keys[i].cls);
+		kf_config_free(&a);
+		kf_config_free(&b);
+	}
+	/* The required keys and the plugin's: both configs written whole
+	 * (%s: a plugin file, h.so in a, h2.so in b). */
+#define K_OF(b, g, t) "kafka = { bootstrap = \"" b "\"; group = \"" g "\"; topics = [ \"" t "\" ]; };\n"
+#define PLUGIN(arg) "workers = { handler = { type = \"plugin\"; path = \"%s\"; arg = \"" arg "\"; }; };\n"
+	static const struct { const char *key; const char *a, *b; } whole[] = {
+		{ "kafka.bootstrap", K_OF("b:9092", "g", "t"), K_OF("b2:9092", "g", "t") },
+		{ "kafka.group", K_OF("b:9092", "g", "t"), K_OF("b:9092", "g2", "t") },
+		{ "kafka.topics", K_OF("b:9092", "g", "t"), K_OF("b:9092", "g", "u") },
+		{ "workers.handler.path", MIN PLUGIN("x"), MIN PLUGIN("x") },
+		{ "workers.handler.arg", MIN PLUGIN("x"), MIN "%s" },
+	};
+#undef K_OF
+	char so2[400], pl2[600];
+	snprintf(so2, sizeof(so2), "%s", put("h2.so", "", 0644));
+	snprintf(pl2, sizeof(pl2), "workers = { handler = { type = \"plugin\"; path = \"%s\";"
+		 " arg = \"y\"; }; };\n", so);
+#undef PLUGIN
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+		const char *k = whole[i].key;
+		bool arg = strcmp(k, "workers.handler.arg") == 0;
+		snprintf(ta, sizeof(ta), whole[i].a, so);
+		snprintf(tb, sizeof(tb), whole[i].b, arg ? pl2 : so2);
+		ck_assert_msg(load_text(ta, &a) == KF_OK, "%s: %s", k, err);
+		ck_assert_msg(load_text(tb, &b) == KF_OK, "%s: %s", k, err);
+		expect_plan(&a, &b, k, strncmp(k, "kafka.", 6) == 0 ? KF_RELOAD_KAFKA : KF_RELOAD_ROLL);
+		kf_config_free(&a);
+		kf_config_free(&b);
+	}
+	/* Every key the loader knows is in plan_keys, in its class. */
+	const char *names[KF_RELOAD_MAX_KEYS];
+	enum kf_reload_class classes[KF_RELOAD_MAX_KEYS];
+	size_t n = kf_config_keys(names, classes, KF_RELOAD_MAX_KEYS);
+	ck_assert_uint_eq(n, sizeof(plan_keys) / sizeof(plan_keys[0]));
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < n && strcmp(plan_keys[j].key, names[i]) != 0)
+			j++;
+		ck_assert_msg(j < n, "%s has no entry in plan_keys", names[i]);
+		ck_assert_msg(plan_keys[j].cls == classes[i], "%s: class", names[i]);
+	}
+}
+END_TEST
+
+/* Several keys at once; what the log line says; kf_config_keep. */
+START_TEST(reload_plan_describe_keep)
+{
+	struct kf_config a, b;
+	struct kf_reload_plan plan;
+	char what[300];
 
 	ck_assert_int_eq(load_text(MIN, &a), KF_OK);
-	ck_assert_int_eq(load_text(MIN "log = { level = \"debug\"; };\n", &b), KF_OK);
-	ck_assert(!kf_config_kafka_changed(&a, &b));
-	ck_assert(!kf_config_workers_changed(&a, &b));
+	ck_assert_int_eq(load_text(MIN, &b), KF_OK);
+	kf_reload_plan(&a, &b, &plan);
+	ck_assert_int_eq(plan.n, 0);
+	ck_assert_uint_eq(kf_reload_plan_describe(&plan, what, sizeof(what)), 0);
+	ck_assert_str_eq(what, "");
 	kf_config_free(&b);
-	ck_assert_int_eq(load_text(MIN "workers = { count = 3; };\n", &b), KF_OK);
-	ck_assert(!kf_config_kafka_changed(&a, &b));
-	ck_assert(kf_config_workers_changed(&a, &b));
-	kf_config_free(&b);
-	ck_assert_int_eq(load_text(MIN_KAFKA " session_timeout_ms = 30000; };\n", &b), KF_OK);
-	ck_assert(kf_config_kafka_changed(&a, &b));
-	ck_assert(!kf_config_workers_changed(&a, &b));
-	kf_config_free(&b);
-	ck_assert_int_eq(load_text(MIN_KAFKA " metadata_max_age_ms = 60000; };\n", &b), KF_OK);
-	ck_assert(kf_config_kafka_changed(&a, &b));
-	ck_assert(!kf_config_workers_changed(&a, &b));
-	kf_config_free(&b);
+	ck_assert_msg(load_text(MIN_KAFKA " client_id = \"c2\"; fetch_max_wait_ms = 9;\n};\n"
+				"workers = { count = 2; nice = 1; dispatch = \"key\"; };\n"
+				"log = { level = \"debug\"; file = \"/dev/null\"; };\n"
+				"user = \"root\";\n", &b) == KF_OK, "%s", err);
+	kf_reload_plan(&a, &b, &plan);
+	ck_assert_int_eq(plan.n, 8);
+	ck_assert_uint_eq(plan.classes, KF_RELOAD_LIVE | KF_RELOAD_ROLL | KF_RELOAD_REDISPATCH |
+					KF_RELOAD_KAFKA | KF_RELOAD_NEXT_START);
+	size_t need = kf_reload_plan_describe(&plan, what, sizeof(what));
+	ck_assert_str_eq(what, "at once: workers.count, log.level; rolling replacement: "
+			 "workers.nice; redispatch: workers.dispatch; Kafka restart: "
+			 "kafka.client_id, kafka.fetch_max_wait_ms; next start: log.file, user");
+	ck_assert_uint_eq(need, strlen(what));
+	/* cut short: still terminated, and the length it needed */
+	char small[20];
+	ck_assert_uint_eq(kf_reload_plan_describe(&plan, small, sizeof(small)), need);
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+
+	/* keep: b takes a's Kafka part and next-start keys, a gets b's */
+	kf_config_keep(&b, &a, KF_RELOAD_KAFKA);
+	kf_config_keep(&b, &a, KF_RELOAD_NEXT_START);
+	ck_assert_str_eq(b.kafka.client_id, "kforkd");
+	ck_assert_int_eq(b.kafka.fetch_max_wait_ms, 500);
+	ck_assert_str_eq(b.log.file, "");
+	ck_assert_str_eq(b.user, "");
+	ck_assert_int_eq(b.workers.count, 2);        /* live: the new value */
+	ck_assert_int_eq(b.log.level, KF_LOG_DEBUG);
+	ck_assert_str_eq(a.kafka.client_id, "c2");
+	ck_assert_str_eq(a.user, "root");
+	kf_reload_plan(&a, &b, &plan);
+	ck_assert_uint_eq(plan.classes, KF_RELOAD_LIVE | KF_RELOAD_ROLL | KF_RELOAD_REDISPATCH |
+					KF_RELOAD_KAFKA | KF_RELOAD_NEXT_START);
 	kf_config_free(&a);
+	kf_config_free(&b);
 }
 END_TEST
 
@@ -721,7 +916,10 @@ START_TEST(key_password_file)
 	snprintf(text, sizeof(text), MIN_KAFKA " security = { protocol = \"ssl\"; cert_file = \"%s\";\n"
 		 "  key_file = \"%s\"; };\n};\n", crt, key);
 	ck_assert_msg(load_text(text, &b) == KF_OK, "%s", err);
-	ck_assert(kf_config_kafka_changed(&a, &b));
+	struct kf_reload_plan plan;
+	kf_reload_plan(&a, &b, &plan);
+	ck_assert(kf_reload_plan_has(&plan, "kafka.security.key_password_file"));
+	ck_assert_uint_eq(plan.classes, KF_RELOAD_KAFKA);
 	kf_config_free(&a);
 	kf_config_free(&b);
 }
@@ -780,12 +978,16 @@ START_TEST(changed_password)
 	sasl_conf(text, sizeof(text), pw);
 	ck_assert_msg(load_text(text, &a) == KF_OK, "%s", err);
 	ck_assert_msg(load_text(text, &b) == KF_OK, "%s", err);
-	ck_assert(!kf_config_kafka_changed(&a, &b));
+	struct kf_reload_plan plan;
+	kf_reload_plan(&a, &b, &plan);
+	ck_assert_int_eq(plan.n, 0);
 	kf_config_free(&b);
 	put("pw-reload", "second-secret\n", 0600);
 	ck_assert_msg(load_text(text, &b) == KF_OK, "%s", err);
-	ck_assert(kf_config_kafka_changed(&a, &b));
-	ck_assert(!kf_config_workers_changed(&a, &b));
+	kf_reload_plan(&a, &b, &plan);
+	ck_assert_int_eq(plan.n, 1);
+	ck_assert_str_eq(plan.changed[0].key, "kafka.security.password_file (its content)");
+	ck_assert_uint_eq(plan.classes, KF_RELOAD_KAFKA);
 	kf_config_free(&b);
 	kf_config_free(&a);
 }
@@ -870,7 +1072,8 @@ Suite *suite_config(void)
 	tcase_add_test(tc, err_bootstrap_topics);
 	tcase_add_test(tc, password_file);
 	tcase_add_test(tc, include_file);
-	tcase_add_test(tc, changed);
+	tcase_add_test(tc, reload_plan_key_by_key);
+	tcase_add_test(tc, reload_plan_describe_keep);
 	tcase_add_test(tc, changed_password);
 	tcase_add_test(tc, include_targets);
 	tcase_add_test(tc, key_password_file);
