@@ -1,6 +1,6 @@
 /*
  * kfconfig: loading and checking kforkd.conf (libconfig syntax; the keys,
- * defaults and words are DESIGN.md's "Config" section).
+ * defaults and words are documented in etc/kforkd.conf).
  *
  * kf_config_load() is all-or-nothing: it parses into a fresh struct, fills
  * every default, checks types, ranges, enum words, cross-key rules and the
@@ -98,7 +98,7 @@ enum kf_cfg_handler_type {
 
 /*
  * Every string below is malloc'ed and owned by the struct, never NULL
- * ("" where DESIGN.md's default is ""), except security.password.
+ * ("" where the default is ""), except security.password.
  */
 struct kf_config_security {
 	enum kf_cfg_protocol protocol;
@@ -198,7 +198,7 @@ struct kf_config {
 int kf_config_load(const char *path, struct kf_config *out, char *err, size_t errlen);
 
 /*
- * *out = every default of DESIGN.md, with the three required keys
+ * *out = every default (etc/kforkd.conf), with the three required keys
  * (bootstrap, group, topics) empty.  KF_OK or KF_ENOMEM (then *out is
  * zeroed).  path and loaded_at are left NULL / 0.
  */

@@ -6,18 +6,23 @@
  *   tracker slot + fetcher -> on_record -> dispatch -> pool ring ->
  *   worker -> ack -> tracker -> commit timer -> OffsetCommit.
  *
+ * docs/architecture.md tells the life of a record and of a rebalance.
+ *
  * A partition slot is the same small integer in the fetcher, the tracker,
  * the dispatcher and the ring records.  Back-pressure: a record that finds
  * no room (tracker window, dispatcher move, ring or byte budget) answers
  * KF_EAGAIN, the fetcher pauses the partition at that record, and the next
- * batch of acks (pool on_room) resumes it.
+ * batch of acks (pool on_room) asks for a settle, which resumes it.
+ *
+ * Drains (revocation, Kafka restart, shutdown, quiet, redispatch) are one
+ * barrier each (supervisor/barrier.h); on_settle, an ev_prepare run once
+ * before the loop next waits, is the one place that takes things up again.
  *
  * The control socket (supervisor/control.c) answers kforkctl: status
- * builds the JSON object of DESIGN.md from live state, stop drains.
+ * builds the JSON object README documents from live state, stop drains.
  *
- * Reload (SIGHUP, kforkctl reload) applies a changed config by what
- * changed: see reload() and apply().  quiet holds every partition, and
- * so does a dispatch change until the workers are idle.
+ * Reload (SIGHUP, kforkctl reload) applies a changed config by the reload
+ * class of each changed key (kf_reload_plan): see reload() and apply().
  *
  * Metrics: render_metrics gives the Prometheus text to the HTTP listener
  * (supervisor/metrics.c) and to kforkctl metrics.
@@ -41,6 +46,7 @@
 #include <unistd.h>
 
 #include "assignor.h"
+#include "barrier.h"
 #include "cluster.h"
 #include "control.h"
 #include "daemon.h"
@@ -139,20 +145,21 @@ static struct {
 	bool reload_pending;    /* a reload waits for the change under way */
 	char *reload_error;     /* the last failed reload, for the status */
 	bool restarting;        /* Kafka settings changed: drain, commit, leave, rejoin */
-	bool restart_committing;
-	bool redispatching;     /* waiting for idle workers to swap dispatchers */
 	struct kf_config next;  /* ... with this config */
 	char *topic_names[KF_RING_MAX_TOPICS];  /* topic_index */
 	uint32_t ntopic_names;
 	struct roll roll;
 
 	bool commit_busy;
-	bool revoke_busy;       /* on_revoke is draining */
-	bool revoke_committing;
 	enum phase phase;
 	int exit_code;
 
-	ev_timer commit_t, reset_t, revoke_t, drain_t, final_t, restart_t, roll_t, ctl_t;
+	/* The drains (supervisor/barrier.h), each one barrier. */
+	struct kf_barriers bars;
+	struct kf_barrier revoke_b, restart_b, shutdown_b, quiet_b, redispatch_b;
+	ev_prepare settle_w;    /* settle(), once, before the loop next waits */
+
+	ev_timer commit_t, reset_t, final_t, restart_t, roll_t, ctl_t;
 	ev_timer recreated_t;
 	ev_signal sterm, sint, shup, susr1;
 	const char *pidfile;    /* -p */
@@ -258,7 +265,7 @@ static int topic_index(const char *topic, uint32_t *idx)
 /* Resume the partitions the fetcher paused for lack of room. */
 static void resume_blocked(void)
 {
-	if (D.phase != PH_RUN || D.quiet || D.restarting || D.redispatching)
+	if (D.phase != PH_RUN || D.quiet || D.restarting || kf_barrier_active(&D.redispatch_b))
 		return;     /* shutdown or a restart unassigned them all; quiet holds them */
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
@@ -285,10 +292,10 @@ static void hold_all(void)
 /* ------------------------------------------------------------ commits */
 
 /* Commit the slots' commit points that moved since their last commit
- * (only the revoked ones when only_revoking); cb gets the outcome, never
- * from inside this call.  Returns how many partitions went out: 0 when
- * none moved (or out of memory), and then cb is not called. */
-static int commit_moved(bool only_revoking, kf_group_commit_cb *cb)
+ * (only the revoked ones when only_revoking); cb(arg) gets the outcome,
+ * never from inside this call.  Returns how many partitions went out: 0
+ * when none moved (or out of memory), and then cb is not called. */
+static int commit_moved(bool only_revoking, kf_group_commit_cb *cb, void *arg)
 {
 	struct kf_group_tp *tps = calloc(D.nparts + 1, sizeof(*tps));
 	if (!tps)
@@ -306,7 +313,7 @@ static int commit_moved(bool only_revoking, kf_group_commit_cb *cb)
 						 .offset = cp };
 	}
 	if (n > 0)
-		kf_group_commit(D.g, tps, n, cb, NULL);
+		kf_group_commit(D.g, tps, n, cb, arg);
 	free(tps);
 	return n;
 }
@@ -342,30 +349,58 @@ static void on_periodic_commit(void *arg, int err, const struct kf_group_tp *tps
 	note_committed(err, tps, n);
 }
 
-static void revoke_check(void);
-static void check_drained(void);
-static void restart_check(void);
-static void redispatch_check(void);
+/* A barrier's commit answered. */
+static void on_barrier_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+{
+	note_committed(err, tps, n);
+	kf_barrier_committed(arg);
+}
+
+static bool all_idle(struct kf_barrier *b)
+{
+	(void)b;
+	return kf_tracker_total_inflight(D.t) == 0;
+}
+
+static bool commit_all(struct kf_barrier *b)
+{
+	return commit_moved(false, on_barrier_commit, b) > 0;
+}
+
 static bool reload_busy(void);
 static int reload(const char *why, struct kf_wr *reply);
 
-static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+/*
+ * The one place that takes things up after acks, timers and barriers:
+ * partitions blocked for room, the barriers waiting for idle workers, a
+ * queued reload.  Runs from an ev_prepare, once, before the loop next
+ * waits: never inside a pool or group callback.
+ */
+static void on_settle(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	(void)loop, (void)w, (void)revents;
-	/* Safety nets: acks (on_room) normally do these. */
+	(void)revents;
+	ev_prepare_stop(loop, w);
 	resume_blocked();
-	revoke_check();
-	check_drained();
-	restart_check();
-	redispatch_check();
+	kf_barrier_settle(&D.bars);
 	if (D.reload_pending && !reload_busy()) {
 		D.reload_pending = false;
 		reload("queued reload", NULL);
 	}
+}
+
+static void settle_soon(void)
+{
+	ev_prepare_start(D.loop, &D.settle_w);
+}
+
+static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	settle_soon();      /* a safety net: acks normally do it */
 	if (D.commit_busy || D.phase != PH_RUN || D.restarting ||
 	    strcmp(kf_group_state(D.g), "stable") != 0)
 		return;
-	if (commit_moved(false, on_periodic_commit) > 0)
+	if (commit_moved(false, on_periodic_commit, NULL) > 0)
 		D.commit_busy = true;
 }
 
@@ -394,47 +429,41 @@ static void on_left(void *arg)
 	stop_pool();
 }
 
-static void on_final_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+/* Drained (or not, by shutdown_timeout_ms): the final commit and
+ * LeaveGroup get FINAL_GRACE_S. */
+static void shutdown_ready(struct kf_barrier *b, bool expired)
 {
-	(void)arg;
-	note_committed(err, tps, n);
-	kf_group_leave(D.g, on_left, NULL);
-}
-
-static void final_commit(void)
-{
-	if (D.phase != PH_DRAIN || D.restarting)
-		return;     /* a Kafka restart under way commits and leaves itself */
+	(void)b, (void)expired;
 	set_phase(PH_FINAL);
-	ev_timer_stop(D.loop, &D.drain_t);
 	ev_timer_set(&D.final_t, FINAL_GRACE_S, 0.);
 	ev_timer_start(D.loop, &D.final_t);
 	uint64_t left = kf_tracker_total_inflight(D.t);
 	if (left)
 		kf_warn(COMP, "shutdown timeout: %" PRIu64 " records still in flight", left);
-	int n = commit_moved(false, on_final_commit);
-	kf_info(COMP, "final commit of %d partitions", n);
-	if (n == 0)
-		kf_group_leave(D.g, on_left, NULL);
 }
+
+static bool shutdown_commit(struct kf_barrier *b)
+{
+	int n = commit_moved(false, on_barrier_commit, b);
+	kf_info(COMP, "final commit of %d partitions", n);
+	return n > 0;
+}
+
+static void shutdown_done(struct kf_barrier *b)
+{
+	(void)b;
+	kf_group_leave(D.g, on_left, NULL);
+}
+
+static const struct kf_barrier_hooks shutdown_hooks = {
+	"shutdown", all_idle, shutdown_ready, shutdown_commit, shutdown_done,
+};
 
 static void on_final_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
 	kf_warn(COMP, "commit and LeaveGroup did not finish in time");
 	stop_pool();
-}
-
-static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop, (void)w, (void)revents;
-	final_commit();
-}
-
-static void check_drained(void)
-{
-	if (D.phase == PH_DRAIN && kf_tracker_total_inflight(D.t) == 0)
-		final_commit();
 }
 
 static void shutdown_begin(const char *why)
@@ -446,12 +475,16 @@ static void shutdown_begin(const char *why)
 	kf_info(COMP, "%s: draining (up to %d ms)", why, D.cfg.workers.shutdown_timeout_ms);
 	set_phase(PH_DRAIN);
 	ev_timer_stop(D.loop, &D.roll_t);
+	kf_barrier_cancel(&D.quiet_b);
+	kf_barrier_cancel(&D.redispatch_b);
 	for (uint32_t i = 0; i < D.nparts; i++)
 		if (D.parts[i].used)
 			kf_fetcher_unassign(D.f, i);
-	ev_timer_set(&D.drain_t, D.cfg.workers.shutdown_timeout_ms / 1000., 0.);
-	ev_timer_start(D.loop, &D.drain_t);
-	check_drained();
+	/* A Kafka restart under way drains, commits and leaves itself, and
+	 * then stops (restart_rebuild). */
+	if (!D.restarting)
+		kf_barrier_start(&D.bars, &D.shutdown_b, D.cfg.workers.shutdown_timeout_ms / 1000.);
+	settle_soon();
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -646,11 +679,7 @@ static void on_ack(struct kf_pool *pool, int worker, const struct kf_ring_ack *a
 static void on_room(struct kf_pool *pool, int worker, void *opaque)
 {
 	(void)pool, (void)worker, (void)opaque;
-	resume_blocked();
-	revoke_check();
-	check_drained();
-	restart_check();
-	redispatch_check();
+	settle_soon();
 }
 
 /* A retired slot is gone: the dispatcher forgets it too. */
@@ -796,44 +825,6 @@ static void on_assigned(void *opaque, int32_t generation, const struct kf_group_
 		hold_all();
 }
 
-static void revoke_finish(void)
-{
-	ev_timer_stop(D.loop, &D.revoke_t);
-	for (uint32_t i = 0; i < D.nparts; i++)
-		if (D.parts[i].used && D.parts[i].revoking)
-			slot_release(i);
-	D.revoke_busy = false;
-	D.revoke_committing = false;
-	kf_group_revoke_done(D.g);
-}
-
-static void on_revoke_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
-{
-	(void)arg;
-	note_committed(err, tps, n);
-	if (D.revoke_busy)
-		revoke_finish();
-}
-
-static void revoke_commit(void)
-{
-	if (!D.revoke_busy || D.revoke_committing)
-		return;
-	D.revoke_committing = true;
-	if (commit_moved(true, on_revoke_commit) == 0)
-		revoke_finish();
-}
-
-static void revoke_check(void)
-{
-	if (!D.revoke_busy || D.revoke_committing)
-		return;
-	for (uint32_t i = 0; i < D.nparts; i++)
-		if (D.parts[i].used && D.parts[i].revoking && kf_tracker_inflight(D.t, i) > 0)
-			return;
-	revoke_commit();
-}
-
 /* Does worker w hold records of a partition being revoked?  With key or
  * roundrobin dispatch a partition has no one worker: any worker holding
  * records may hold some of them. */
@@ -851,20 +842,48 @@ static bool holds_revoked(int w)
 	return false;
 }
 
-/* Past rebalance_timeout_ms: the group will not wait longer.  Workers
+static bool revoke_idle(struct kf_barrier *b)
+{
+	(void)b;
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].revoking && kf_tracker_inflight(D.t, i) > 0)
+			return false;
+	return true;
+}
+
+/* Past rebalance_timeout_ms the group will not wait longer.  Workers
  * still holding revoked records are killed and respawned (the partitions'
  * next owners deliver those records again), and what is done is
  * committed. */
-static void on_revoke_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+static void revoke_ready(struct kf_barrier *b, bool expired)
 {
-	(void)loop, (void)w, (void)revents;
+	(void)b;
+	if (!expired)
+		return;
 	kf_warn(COMP, "revocation: records still in flight after rebalance_timeout_ms (%d ms);"
 		" committing what is done", D.cfg.kafka.rebalance_timeout_ms);
 	for (int i = 0; i < kf_pool_size(D.pool); i++)
 		if (holds_revoked(i))
 			kf_pool_kill(D.pool, i, "still busy with revoked partitions");
-	revoke_commit();
 }
+
+static bool revoke_commit(struct kf_barrier *b)
+{
+	return commit_moved(true, on_barrier_commit, b) > 0;
+}
+
+static void revoke_done(struct kf_barrier *b)
+{
+	(void)b;
+	for (uint32_t i = 0; i < D.nparts; i++)
+		if (D.parts[i].used && D.parts[i].revoking)
+			slot_release(i);
+	kf_group_revoke_done(D.g);
+}
+
+static const struct kf_barrier_hooks revoke_hooks = {
+	"revocation", revoke_idle, revoke_ready, revoke_commit, revoke_done,
+};
 
 static void on_revoke(void *opaque, const struct kf_group_tp *tps, int n)
 {
@@ -877,11 +896,8 @@ static void on_revoke(void *opaque, const struct kf_group_tp *tps, int n)
 		D.parts[s].revoking = true;
 		kf_fetcher_unassign(D.f, (uint32_t)s);
 	}
-	D.revoke_busy = true;
-	D.revoke_committing = false;
-	ev_timer_set(&D.revoke_t, D.cfg.kafka.rebalance_timeout_ms / 1000., 0.);
-	ev_timer_start(D.loop, &D.revoke_t);
-	revoke_check();
+	kf_barrier_start(&D.bars, &D.revoke_b, D.cfg.kafka.rebalance_timeout_ms / 1000.);
+	settle_soon();
 }
 
 static void on_lost(void *opaque, const struct kf_group_tp *tps, int n)
@@ -947,7 +963,8 @@ static int set_topics(char *err, size_t errlen);
 /* A reload that comes while these run waits for them (commit timer). */
 static bool reload_busy(void)
 {
-	return D.revoke_busy || D.restarting || D.roll.active || D.redispatching;
+	return kf_barrier_active(&D.revoke_b) || D.restarting || D.roll.active ||
+	       kf_barrier_active(&D.redispatch_b);
 }
 
 /*
@@ -956,19 +973,15 @@ static bool reload_busy(void)
  * then start a dispatcher of the new mode over the same workers and take
  * the partitions up again.  No rebalance; the group never notices.
  */
-static void redispatch_begin(void)
+static bool redispatch_idle(struct kf_barrier *b)
 {
-	D.redispatching = true;
-	kf_info(COMP, "reload: workers.dispatch -> %s: holding the partitions until the"
-		" workers are idle", kf_cfg_dispatch_name(D.cfg.workers.dispatch));
-	hold_all();
-	redispatch_check();
+	(void)b;
+	return kf_tracker_total_inflight(D.t) == 0 && kf_pool_inflight(D.pool) == 0;
 }
 
-static void redispatch_check(void)
+static void redispatch_done(struct kf_barrier *b)
 {
-	if (!D.redispatching || kf_tracker_total_inflight(D.t) > 0 || kf_pool_inflight(D.pool) > 0)
-		return;
+	(void)b;
 	struct kf_dispatch *d = kf_dispatch_new((enum kf_dispatch_mode)D.cfg.workers.dispatch);
 	if (!d) {
 		kf_err(COMP, "reload: out of memory for the new dispatcher; keeping the old one");
@@ -980,8 +993,20 @@ static void redispatch_check(void)
 		D.d = d;
 		kf_info(COMP, "reload: dispatching by %s", kf_cfg_dispatch_name(D.cfg.workers.dispatch));
 	}
-	D.redispatching = false;
 	resume_blocked();
+}
+
+static const struct kf_barrier_hooks redispatch_hooks = {
+	"redispatch", redispatch_idle, NULL, NULL, redispatch_done,
+};
+
+static void redispatch_begin(void)
+{
+	kf_info(COMP, "reload: workers.dispatch -> %s: holding the partitions until the"
+		" workers are idle", kf_cfg_dispatch_name(D.cfg.workers.dispatch));
+	hold_all();
+	kf_barrier_start(&D.bars, &D.redispatch_b, -1);
+	settle_soon();
 }
 
 static void apply_level(void)
@@ -996,7 +1021,6 @@ static void apply_level(void)
  * stops), then rebuild cluster, fetcher and group member from D.next and
  * join again.  The workers stay.
  */
-static void restart_rebuild(void);
 
 /* Called by the group member: the rebuild frees it, so it runs from the
  * loop, not from inside this callback. */
@@ -1031,10 +1055,10 @@ static void group_counters(struct kf_group_counters *c)
 
 static void restart_rebuild(void)
 {
+	ev_timer_stop(D.loop, &D.restart_t);
 	group_counters(&D.gc_past);
 	teardown_consumer();
 	D.restarting = false;
-	D.restart_committing = false;
 	/* The running config's Kafka part is replaced; the rest went live
 	 * when the reload was applied. */
 	struct kf_config_kafka k = D.cfg.kafka;
@@ -1059,56 +1083,46 @@ static void restart_rebuild(void)
 	kf_group_start(D.g);
 }
 
-static void on_restart_commit(void *arg, int err, const struct kf_group_tp *tps, int n)
+/* LeaveGroup did not answer in FINAL_GRACE_S: rebuild anyway. */
+static void on_restart_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void)arg;
-	note_committed(err, tps, n);
-	kf_group_leave(D.g, on_restart_left, NULL);
+	(void)loop, (void)w, (void)revents;
+	restart_rebuild();
 }
 
-static void restart_commit(void)
+static void restart_ready(struct kf_barrier *b, bool expired)
 {
-	if (!D.restarting || D.restart_committing)
-		return;
-	D.restart_committing = true;
+	(void)b, (void)expired;
 	uint64_t left = kf_tracker_total_inflight(D.t);
 	if (left)
 		kf_warn(COMP, "reload: %" PRIu64 " records still in flight after %d ms; they will be"
 			" delivered again", left, D.cfg.workers.shutdown_timeout_ms);
-	if (commit_moved(false, on_restart_commit) == 0)
-		kf_group_leave(D.g, on_restart_left, NULL);
 }
 
-static void restart_check(void)
+static void restart_done(struct kf_barrier *b)
 {
-	if (D.restarting && kf_tracker_total_inflight(D.t) == 0)
-		restart_commit();
+	(void)b;
+	ev_timer_set(&D.restart_t, FINAL_GRACE_S, 0.);
+	ev_timer_start(D.loop, &D.restart_t);
+	kf_group_leave(D.g, on_restart_left, NULL);
 }
 
-/* The drain deadline, or (after LeaveGroup) the rebuild. */
-static void on_restart_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop, (void)w, (void)revents;
-	if (D.restart_committing)
-		restart_rebuild();
-	else
-		restart_commit();
-}
+static const struct kf_barrier_hooks restart_hooks = {
+	"Kafka restart", all_idle, restart_ready, commit_all, restart_done,
+};
 
 static void restart_begin(struct kf_config *nc)
 {
 	D.next = *nc;
 	memset(nc, 0, sizeof(*nc));
 	D.restarting = true;
-	D.restart_committing = false;
 	kf_info(COMP, "reload: Kafka settings changed: draining (up to %d ms), committing,"
 		" leaving and joining again", D.cfg.workers.shutdown_timeout_ms);
 	for (uint32_t i = 0; i < D.nparts; i++)
 		if (D.parts[i].used)
 			kf_fetcher_unassign(D.f, i);
-	ev_timer_set(&D.restart_t, D.cfg.workers.shutdown_timeout_ms / 1000., 0.);
-	ev_timer_start(D.loop, &D.restart_t);
-	restart_check();
+	kf_barrier_start(&D.bars, &D.restart_b, D.cfg.workers.shutdown_timeout_ms / 1000.);
+	settle_soon();
 }
 
 /*
@@ -1424,7 +1438,7 @@ static const char *daemon_state(void)
 	case PH_RUN:
 		break;
 	}
-	if (D.revoke_busy || D.restarting || !D.g)
+	if (kf_barrier_active(&D.revoke_b) || D.restarting || !D.g)
 		return "rebalancing";
 	if (all_auth_failed())
 		return "auth_failed";
@@ -1790,6 +1804,16 @@ static void render_metrics(void *opaque, struct kf_wr *out)
 	mpart(out, "partition_paused", "1 when the partition stopped (status paused).", 4);
 }
 
+static void quiet_done(struct kf_barrier *b)
+{
+	(void)b;
+	kf_info(COMP, "quiet: the workers are idle and what they did is committed");
+}
+
+static const struct kf_barrier_hooks quiet_hooks = {
+	"quiet", all_idle, NULL, commit_all, quiet_done,
+};
+
 static void reply_str(struct kf_wr *reply, const char *s)
 {
 	kf_wr_raw(reply, s, strlen(s));
@@ -1827,8 +1851,11 @@ static void on_control(void *opaque, const char *cmd, struct kf_wr *reply)
 				kf_info(COMP, "quiet: taking no new records; the workers finish"
 					" what they hold, commits and heartbeats go on");
 				hold_all();
+				kf_barrier_start(&D.bars, &D.quiet_b, -1);
+				settle_soon();
 			} else {
 				kf_info(COMP, "resumed");
+				kf_barrier_cancel(&D.quiet_b);
 				resume_blocked();
 			}
 			reply_str(reply, on ? "ok\nquiet\n" : "ok\nresumed\n");
@@ -2001,6 +2028,7 @@ static int setup_control(char *err, size_t errlen)
  * connections.  The workers, dispatcher and tracker stay. */
 static void teardown_consumer(void)
 {
+	kf_barrier_cancel(&D.revoke_b);     /* it answers the group that goes */
 	for (uint32_t i = 0; D.f && D.t && D.d && i < D.nparts; i++)
 		if (D.parts[i].used)
 			slot_release(i);
@@ -2021,10 +2049,15 @@ static void teardown_consumer(void)
 
 static void teardown(void)
 {
-	ev_timer *timers[] = { &D.commit_t, &D.reset_t, &D.revoke_t, &D.drain_t, &D.final_t,
-			       &D.restart_t, &D.roll_t, &D.ctl_t };
+	ev_timer *timers[] = { &D.commit_t, &D.reset_t, &D.final_t, &D.restart_t, &D.roll_t,
+			       &D.ctl_t };
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
 		ev_timer_stop(D.loop, timers[i]);
+	struct kf_barrier *bars[] = { &D.revoke_b, &D.restart_b, &D.shutdown_b, &D.quiet_b,
+				      &D.redispatch_b };
+	for (size_t i = 0; i < sizeof(bars) / sizeof(bars[0]); i++)
+		kf_barrier_cancel(bars[i]);
+	ev_prepare_stop(D.loop, &D.settle_w);
 	ev_signal_stop(D.loop, &D.sterm);
 	ev_signal_stop(D.loop, &D.sint);
 	ev_signal_stop(D.loop, &D.shup);
@@ -2105,8 +2138,13 @@ static int run(bool daemonize)
 	D.commit_t.repeat = D.cfg.kafka.commit_interval_ms / 1000.;
 	ev_init(&D.reset_t, on_reset_timer);
 	D.reset_t.repeat = RESET_RETRY_S;
-	ev_init(&D.revoke_t, on_revoke_timeout);
-	ev_init(&D.drain_t, on_drain_timeout);
+	kf_barriers_init(&D.bars, D.loop);
+	kf_barrier_init(&D.revoke_b, &revoke_hooks, NULL);
+	kf_barrier_init(&D.restart_b, &restart_hooks, NULL);
+	kf_barrier_init(&D.shutdown_b, &shutdown_hooks, NULL);
+	kf_barrier_init(&D.quiet_b, &quiet_hooks, NULL);
+	kf_barrier_init(&D.redispatch_b, &redispatch_hooks, NULL);
+	ev_prepare_init(&D.settle_w, on_settle);
 	ev_init(&D.final_t, on_final_timeout);
 	ev_init(&D.restart_t, on_restart_timeout);
 	ev_init(&D.roll_t, on_roll_timer);

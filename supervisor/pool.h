@@ -69,7 +69,7 @@ enum kf_pool_state {
 };
 
 /* workers.* of the config, as the pool uses it.  kf_pool_conf_defaults()
- * fills the defaults of DESIGN.md; zero in the *_ms tuning fields below
+ * fills the config's defaults (etc/kforkd.conf); zero in the *_ms tuning fields below
  * means the default too. */
 struct kf_pool_conf {
 	int count;                  /* workers.count, >= 1 */
@@ -141,7 +141,7 @@ struct kf_pool_worker_status {
 				       start; 0 when not crash looping */
 };
 
-/* Fill the DESIGN.md defaults: count 4, ring_bytes 16 MiB,
+/* Fill the config's defaults (etc/kforkd.conf): count 4, ring_bytes 16 MiB,
  * max_inflight_bytes 256 MiB, stall 300 s, shutdown 30 s, noop handler,
  * max_retries 5, retry_backoff_ms 100, nice 5. */
 void kf_pool_conf_defaults(struct kf_pool_conf *conf);

@@ -5,8 +5,8 @@
  * allocates; the fuzzer (tests/fuzz/fuzz_exec.c) and the unit tests drive
  * it with bytes.
  *
- * Grammar of an answer line (DESIGN.md "Handlers"), after one trailing
- * '\r' is dropped and the '\n' replaced by a NUL:
+ * Grammar of an answer line (README "Handlers", etc/examples/README.md),
+ * after one trailing '\r' is dropped and the '\n' replaced by a NUL:
  *
  *	ok
  *	retry | retry SP REASON

@@ -1,6 +1,7 @@
 /*
  * h_exec: the `exec` handler.  Runs the configured command as a child of
- * the worker and streams records to its stdin (DESIGN.md "Handlers"):
+ * the worker and streams records to its stdin (README "Handlers",
+ * etc/examples/README.md):
  *
  *	TOPIC PARTITION OFFSET TIMESTAMP_MS KEYLEN VALUELEN\n   (len -1: null)
  *	KEY bytes, VALUE bytes, \n

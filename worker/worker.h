@@ -26,7 +26,7 @@ enum kf_handler_type {
 	KF_HANDLER_EXEC,
 };
 
-/* workers.handler of the config (DESIGN.md "Handlers"). */
+/* workers.handler of the config (README "Handlers", etc/examples/README.md). */
 struct kf_handler_conf {
 	enum kf_handler_type type;
 	const char *dir;            /* file: PATH/worker-<id>.log */

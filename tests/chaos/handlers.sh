@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chaos: exec handlers (DESIGN.md "Handlers") that misbehave, three
+# Chaos: exec handlers (README "Handlers") that misbehave, three
 # sub-cases side by side, each a kforkd of its own (2 workers, window 16)
 # with its own group and topic (4 partitions, 1,500 records each; 10,000
 # with CHAOS_LONG=1):

@@ -37,6 +37,7 @@ static const struct {
 	{ "daemon", suite_daemon },
 	{ "exec_answer", suite_exec_answer },
 	{ "cluster", suite_cluster },
+	{ "barrier", suite_barrier },
 };
 
 int main(int argc, char **argv)

@@ -1,7 +1,7 @@
 /*
  * Config suite: kf_config_load on files written to a scratch directory,
  * the exact "FILE:LINE: message" of every class of error, the defaults
- * (asserted against DESIGN.md's literal values), etc/kforkd.conf itself,
+ * (asserted against the values etc/kforkd.conf documents), etc/kforkd.conf itself,
  * and that the SASL password never shows up in an error.
  */
 #include "config.h"
