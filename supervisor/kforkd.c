@@ -73,13 +73,25 @@
 /* After the drain, commit and LeaveGroup get this long before we stop. */
 #define FINAL_GRACE_S 10.0
 
+/* What an assigned partition is doing, one word each (the status's
+ * assignment[].state); only PS_FETCHING is fetched. */
+enum part_state {
+	PS_FETCHING = 0,
+	PS_BLOCKED,         /* paused for room (KF_EAGAIN) or held (quiet, a
+			       redispatch): resume_blocked takes it up */
+	PS_RESETTING,       /* paused, waiting for ListOffsets */
+	PS_STOPPED,         /* paused for good (an error): needs an operator;
+			       the status's "paused" */
+	PS_REVOKING,        /* unassigned, draining before revoke_done */
+};
+
+static const char *const part_state_names[] = { "fetching", "blocked", "resetting",
+						 "stopped", "revoking" };
+
 struct part {
 	bool used;
-	bool blocked;       /* the fetcher paused it on KF_EAGAIN */
-	bool resetting;     /* waiting for ListOffsets */
-	bool stopped;       /* paused for good (error); needs an operator */
-	bool revoking;      /* unassigned, draining before revoke_done */
-	bool recreated;     /* its topic was deleted and made again */
+	enum part_state state;
+	bool recreated;     /* its topic was deleted and made again: to drop */
 	char *topic;
 	uint32_t topic_idx;
 	int32_t partition;
@@ -231,7 +243,8 @@ static void __attribute__((format(printf, 2, 3))) stop_part(struct part *p, cons
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	kf_err(COMP, "%s/%d: %s; partition stopped", p->topic, p->partition, msg);
-	p->stopped = true;
+	if (p->state != PS_REVOKING)
+		p->state = PS_STOPPED;
 	free(p->reason);
 	p->reason = strdup(msg);
 }
@@ -262,30 +275,37 @@ static int topic_index(const char *topic, uint32_t *idx)
 	return KF_OK;
 }
 
-/* Resume the partitions the fetcher paused for lack of room. */
+/* Is every partition held where it is (quiet, a redispatch), or gone
+ * (shutdown, a Kafka restart)? */
+static bool holding(void)
+{
+	return D.phase != PH_RUN || D.quiet || D.restarting || kf_barrier_active(&D.redispatch_b);
+}
+
+/* Resume the partitions paused for room, unless they are held. */
 static void resume_blocked(void)
 {
-	if (D.phase != PH_RUN || D.quiet || D.restarting || kf_barrier_active(&D.redispatch_b))
-		return;     /* shutdown or a restart unassigned them all; quiet holds them */
+	if (holding())
+		return;
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
-		if (!p->used || !p->blocked || p->stopped || p->resetting || p->revoking)
+		if (!p->used || p->state != PS_BLOCKED)
 			continue;
-		p->blocked = false;
+		p->state = PS_FETCHING;
 		kf_fetcher_resume(D.f, i);
 	}
 }
 
-/* Pause every partition where it is (quiet): resume_blocked takes them
- * up again. */
+/* Pause every fetching partition where it is (quiet, a redispatch):
+ * resume_blocked takes them up again. */
 static void hold_all(void)
 {
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
-		if (!p->used || p->revoking)
+		if (!p->used || p->state != PS_FETCHING)
 			continue;
 		kf_fetcher_pause(D.f, i);
-		p->blocked = true;
+		p->state = PS_BLOCKED;
 	}
 }
 
@@ -303,7 +323,7 @@ static int commit_moved(bool only_revoking, kf_group_commit_cb *cb, void *arg)
 	int n = 0;
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
-		if (!p->used || (only_revoking && !p->revoking))
+		if (!p->used || (only_revoking && p->state != PS_REVOKING))
 			continue;
 		int64_t cp = kf_tracker_commit_point(D.t, i);
 		if (cp < 0 || cp == p->committed)
@@ -517,15 +537,15 @@ static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, con
 {
 	(void)opaque, (void)topic;
 	struct part *p = slot_part(slot);
-	if (!p || p->revoking || D.phase != PH_RUN)
+	if (!p || p->state != PS_FETCHING || D.phase != PH_RUN)
 		return KF_EAGAIN;
 	if (D.quiet || kf_tracker_full(D.t, slot)) {
-		p->blocked = true;
+		p->state = PS_BLOCKED;
 		return KF_EAGAIN;
 	}
 	int w = kf_dispatch_pick(D.d, slot, r->key, r->key_len);
 	if (w < 0) {
-		p->blocked = true;
+		p->state = PS_BLOCKED;
 		return KF_EAGAIN;
 	}
 	struct kf_ring_rec rec = {
@@ -538,7 +558,7 @@ static int on_record(void *opaque, uint32_t slot, const struct kf_record *r, con
 	};
 	int rc = kf_pool_push(D.pool, w, &rec);
 	if (rc == KF_EAGAIN) {
-		p->blocked = true;
+		p->state = PS_BLOCKED;
 		return KF_EAGAIN;
 	}
 	if (rc != KF_OK) {
@@ -593,22 +613,23 @@ static void on_list(void *arg, uint32_t slot, int err, int16_t code, int64_t off
 {
 	(void)arg;
 	struct part *p = slot_part(slot);
-	if (!p || !p->resetting)
+	if (!p || p->state != PS_RESETTING)
 		return;
 	if (err != KF_OK || code != 0 || offset < 0) {
 		kf_debug(COMP, "%s/%d: ListOffsets: %s/%s; retrying", p->topic, p->partition,
 			 kf_strerror(err), kf_kafka_err_name(code));
 		return;   /* the reset timer asks again */
 	}
-	p->resetting = false;
 	kf_info(COMP, "%s/%d: starting at %s offset %" PRId64, p->topic, p->partition,
 		kf_cfg_offset_reset_name(D.cfg.kafka.auto_offset_reset), offset);
 	kf_fetcher_seek(D.f, slot, offset);
 	kf_tracker_reset(D.t, slot, offset);
-	if (D.quiet)
-		p->blocked = true;
-	else if (!p->stopped)
+	if (holding()) {
+		p->state = PS_BLOCKED;
+	} else {
+		p->state = PS_FETCHING;
 		kf_fetcher_resume(D.f, slot);
+	}
 }
 
 static void ask_offset(uint32_t slot)
@@ -624,7 +645,7 @@ static void start_reset(uint32_t slot)
 		stop_part(p, "no valid committed offset and auto_offset_reset = \"error\"");
 		return;
 	}
-	p->resetting = true;
+	p->state = PS_RESETTING;
 	ask_offset(slot);
 	if (!ev_is_active(&D.reset_t))
 		ev_timer_again(D.loop, &D.reset_t);
@@ -635,7 +656,7 @@ static void on_reset_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	bool any = false;
 	for (uint32_t i = 0; i < D.nparts; i++)
-		if (D.parts[i].used && D.parts[i].resetting) {
+		if (D.parts[i].used && D.parts[i].state == PS_RESETTING) {
 			ask_offset(i);
 			any = true;
 		}
@@ -665,7 +686,7 @@ static void on_ack(struct kf_pool *pool, int worker, const struct kf_ring_ack *a
 			kf_err(COMP, "%s/%d offset %" PRId64 " failed after %u attempts: %s; skipped"
 			       " (workers.on_failure = \"skip\")", p->topic, p->partition,
 			       ack->offset, ack->attempts, why);
-		} else if (rc == KF_OK && !p->stopped) {
+		} else if (rc == KF_OK && p->state != PS_STOPPED) {
 			stop_part(p, "offset %" PRId64 " failed after %u attempts: %s"
 				  " (workers.on_failure = \"pause\")", ack->offset, ack->attempts, why);
 			kf_fetcher_pause(D.f, slot);
@@ -723,7 +744,7 @@ static void on_workers_lost(struct kf_pool *pool, int worker, uint64_t records, 
 	       " partitions from their commit points", worker, records);
 	for (uint32_t i = 0; i < D.nparts; i++) {
 		struct part *p = &D.parts[i];
-		if (!p->used || p->revoking || p->resetting)
+		if (!p->used || p->state == PS_REVOKING || p->state == PS_RESETTING)
 			continue;
 		int64_t cp = kf_tracker_commit_point(D.t, i);
 		if (cp < 0 || kf_dispatch_slot_worker(D.d, i) != worker)
@@ -833,7 +854,8 @@ static bool holds_revoked(int w)
 	if (kf_dispatch_worker_inflight(D.d, w) == 0)
 		return false;
 	for (uint32_t i = 0; i < D.nparts; i++) {
-		if (!D.parts[i].used || !D.parts[i].revoking || kf_dispatch_slot_inflight(D.d, i) == 0)
+		if (!D.parts[i].used || D.parts[i].state != PS_REVOKING ||
+		    kf_dispatch_slot_inflight(D.d, i) == 0)
 			continue;
 		int sw = kf_dispatch_slot_worker(D.d, i);
 		if (sw == w || sw < 0)
@@ -846,7 +868,8 @@ static bool revoke_idle(struct kf_barrier *b)
 {
 	(void)b;
 	for (uint32_t i = 0; i < D.nparts; i++)
-		if (D.parts[i].used && D.parts[i].revoking && kf_tracker_inflight(D.t, i) > 0)
+		if (D.parts[i].used && D.parts[i].state == PS_REVOKING &&
+		    kf_tracker_inflight(D.t, i) > 0)
 			return false;
 	return true;
 }
@@ -876,7 +899,7 @@ static void revoke_done(struct kf_barrier *b)
 {
 	(void)b;
 	for (uint32_t i = 0; i < D.nparts; i++)
-		if (D.parts[i].used && D.parts[i].revoking)
+		if (D.parts[i].used && D.parts[i].state == PS_REVOKING)
 			slot_release(i);
 	kf_group_revoke_done(D.g);
 }
@@ -893,7 +916,7 @@ static void on_revoke(void *opaque, const struct kf_group_tp *tps, int n)
 		int s = slot_find(tps[i].topic, tps[i].partition);
 		if (s < 0)
 			continue;
-		D.parts[s].revoking = true;
+		D.parts[s].state = PS_REVOKING;
 		kf_fetcher_unassign(D.f, (uint32_t)s);
 	}
 	kf_barrier_start(&D.bars, &D.revoke_b, D.cfg.kafka.rebalance_timeout_ms / 1000.);
@@ -1483,8 +1506,9 @@ static void status_assignment(struct kf_json *j)
 			kf_json_int(j, "worker", w);
 		else
 			kf_json_null(j, "worker");
-		kf_json_bool(j, "paused", p->stopped);
-		kf_json_str(j, "paused_reason", p->stopped ? p->reason : NULL);
+		kf_json_str(j, "state", part_state_names[p->state]);
+		kf_json_bool(j, "paused", p->state == PS_STOPPED);
+		kf_json_str(j, "paused_reason", p->state == PS_STOPPED ? p->reason : NULL);
 		kf_json_end_obj(j);
 	}
 	kf_json_end_arr(j);
@@ -1681,7 +1705,7 @@ static void mpart(struct kf_wr *out, const char *name, const char *help, int wha
 		case 1: v = p->committed; break;
 		case 2: v = kf_fetcher_position(D.f, i); break;
 		case 3: v = hwm; break;
-		default: v = p->stopped; break;
+		default: v = p->state == PS_STOPPED; break;
 		}
 		if (v < 0)
 			continue;   /* not known yet: no sample */

@@ -92,6 +92,8 @@ db committed g-pause f 0,1
 [ "$DB_REPLY" = "ok 50 100" ] && pass "pause: still 50 later: never committed past the failed record" ||
 	fail "pause: committed ${DB_REPLY#ok } later"
 p0=$(status_py pause '[(x["paused"], x["paused_reason"]) for x in d["assignment"] if x["partition"] == 0][0]')
+st=$(status_py pause '[x["state"] for x in sorted(d["assignment"], key=lambda x: x["partition"])]')
+[ "$st" = "['stopped', 'fetching']" ] && pass "pause: states $st" || fail "pause: states $st"
 p1=$(status_py pause '[x["paused"] for x in d["assignment"] if x["partition"] == 1][0]')
 failed=$(status_py pause 'd["counters"]["records_failed"]')
 case $p0 in

@@ -270,6 +270,20 @@ mock_races() {
 	echo $c
 }
 
+# split_missed N A B C: no 4/4/4 split in time: XFAIL when the members
+# saw the mock's SyncGroup race (each costs a rebalance of ~5 s, and a run
+# of them can outlast the wait), a failure otherwise.
+split_missed() {
+	local races what
+	races=$(mock_races "$2" "$3" "$4")
+	what="$1: no 4/4/4 split: $(for n in "$2" "$3" "$4"; do echo -n "$n: $(minfo $n) / "; done)"
+	if [ "$races" -gt 0 ]; then
+		xfail "$what after $races extra rebalances made by the mock's SyncGroup INVALID_REQUEST"
+	else
+		fail "$what"
+	fi
+}
+
 # ------------------------------------------------- 1. three members, SIGKILL
 scenario1() {
 	local G=grp-kill T=kill P=12 took c_parts
@@ -288,7 +302,7 @@ scenario1() {
 			fail "1: kforkctl status of c1: $js1"
 		fi
 	else
-		fail "1: no 4/4/4 split: $(for n in a1 b1 c1; do echo -n "$n: $(minfo $n) / "; done)"
+		split_missed 1 a1 b1 c1
 	fi
 	c_parts=$(parts c1)
 	db produce $T 6000 keys=seq
@@ -343,7 +357,7 @@ scenario2() {
 	if wait_for 30 split_ok 4 $P a2 b2 c2; then
 		pass "2: 12 partitions split 4/4/4 in $WAITED_MS ms: $MINFO"
 	else
-		fail "2: no 4/4/4 split: $(for n in a2 b2 c2; do echo -n "$n: $(minfo $n) / "; done)"
+		split_missed 2 a2 b2 c2
 	fi
 	c_parts=$(parts c2)
 	drained $G $T $P 30 "2: before the stop"

@@ -82,6 +82,12 @@ for f in sys.argv[2:]:
 PY
 }
 
+# The partitions' states in the status, each once, sorted.
+status_states() {
+	"$KFORKCTL" -s "$tmp/ctl.sock" status |
+		python3 -c 'import json,sys; print(" ".join(sorted({x["state"] for x in json.load(sys.stdin)["assignment"]})))'
+}
+
 # Wait until the status says EXPR (python, d = the status) or fail.
 wait_status() {  # WHAT SECONDS EXPR
 	local i
@@ -203,8 +209,13 @@ hb1=$(status counters.heartbeats)
 [ "$done1" = "$done0" ] && [ "$hb1" -gt "$hb0" ] &&
 	pass "quiet: no record taken in 3 s, heartbeats $hb0 -> $hb1" ||
 	fail "quiet: records_done $done0 -> $done1, heartbeats $hb0 -> $hb1"
+grep -q "quiet: the workers are idle and what they did is committed" "$tmp/kforkd.log" &&
+	[ "$(status_states)" = "blocked" ] && pass "quiet: idle and committed, every partition blocked" ||
+	fail "quiet: log or partition states: $(status_states)"
 "$KFORKCTL" -s "$tmp/ctl.sock" resume > /dev/null
 wait_status "drain after resume" 30 "$(drained t1)" && pass "resume: the 5000 records consumed"
+[ "$(status_states)" = "fetching" ] && pass "resume: every partition fetching" ||
+	fail "resume: partition states $(status_states)"
 
 # --- a reload that comes while workers are being replaced is queued, then
 # applied: workers.nice changes (a rolling replacement), then the count
