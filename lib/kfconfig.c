@@ -46,6 +46,7 @@ static const char *const protocol_words[] = { "plaintext", "ssl", "sasl_plaintex
 static const char *const sasl_words[] = { "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL };
 static const char *const dispatch_words[] = { "partition", "key", "roundrobin", NULL };
 static const char *const on_failure_words[] = { "pause", "skip", NULL };
+/* The one list of handler names: worker/worker.c names its types with it. */
 static const char *const handler_words[] = { "noop", "file", "burn", "plugin", "exec", NULL };
 /* enum kf_log_level order */
 static const char *const level_words[] = { "error", "warn", "info", "debug", "trace", NULL };

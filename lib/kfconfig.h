@@ -75,7 +75,7 @@ enum kf_cfg_sasl_mech {
 	KF_CFG_SASL_SCRAM_SHA_512,
 };
 
-/* Same order as enum kf_dispatch_mode (supervisor/dispatch.h). */
+/* Same values as enum kf_dispatch_mode (asserted in supervisor/dispatch.c). */
 enum kf_cfg_dispatch {
 	KF_CFG_DISPATCH_PARTITION = 0,
 	KF_CFG_DISPATCH_KEY,
@@ -87,7 +87,7 @@ enum kf_cfg_on_failure {
 	KF_CFG_ON_FAILURE_SKIP,
 };
 
-/* Same order as enum kf_handler_type (worker/worker.h). */
+/* Same values as enum kf_handler_type (asserted in worker/worker.c). */
 enum kf_cfg_handler_type {
 	KF_CFG_HANDLER_NOOP = 0,
 	KF_CFG_HANDLER_FILE,

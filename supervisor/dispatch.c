@@ -27,6 +27,12 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "kfconfig.h"
+
+/* kforkd casts enum kf_cfg_dispatch (the config's word) into this one. */
+_Static_assert((int)KF_DISPATCH_PARTITION == (int)KF_CFG_DISPATCH_PARTITION, "partition");
+_Static_assert((int)KF_DISPATCH_KEY == (int)KF_CFG_DISPATCH_KEY, "key");
+_Static_assert((int)KF_DISPATCH_ROUNDROBIN == (int)KF_CFG_DISPATCH_ROUNDROBIN, "roundrobin");
 
 struct dw {
 	uint8_t state;              /* enum kf_dispatch_wstate */

@@ -7,7 +7,11 @@
  *         per record on an O_APPEND descriptor, before the ack: once acked,
  *         the line is in the kernel (no fsync: "flushed", not "durable").
  *         A failed write is KFORK_RETRY, so a full disk backs off and then
- *         fails the record instead of acking it unwritten.
+ *         fails the record instead of acking it unwritten.  A worker
+ *         killed in the middle of a write leaves a partial line at the end
+ *         of the file; the next one with that id ends it (a '\n' ahead of
+ *         its first line, in the same write), so the partial line stands
+ *         alone instead of running into a whole one.
  *   burn  spins usec of this thread's CPU time per record: a stand-in for
  *         heavy processing that costs the same CPU however loaded the
  *         machine is.
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +41,7 @@ static int noop_process(struct kf_worker *w, void *state, struct kf_delivery *d)
 	return KFORK_OK;
 }
 
-const struct kf_sync_handler kf_handler_noop = {
+const struct kf_handler kf_handler_noop = {
 	.process = noop_process,
 };
 
@@ -44,10 +49,31 @@ const struct kf_sync_handler kf_handler_noop = {
 
 struct file_state {
 	int fd;
+	bool torn;                  /* the file ends in a partial line */
 	char path[4096];
 	char *buf;                  /* the line being built; grows */
 	size_t cap;
 };
+
+/* The regular file at path (open as fd) ends in a partial line: its last
+ * byte is not '\n'.  false when it is empty, not a regular file (a FIFO
+ * has no end to look at) or unreadable (the check is then skipped). */
+static bool ends_torn(int fd, const char *path)
+{
+	struct stat st;
+	char last;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return false;
+	/* fd stays write-only: a file the worker may not read is still
+	 * written, only not checked. */
+	int rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd == -1)
+		return false;
+	bool torn = pread(rfd, &last, 1, st.st_size - 1) == 1 && last != '\n';
+	close(rfd);
+	return torn;
+}
 
 static int file_init(struct kf_worker *w, void **state)
 {
@@ -72,6 +98,7 @@ static int file_init(struct kf_worker *w, void **state)
 		free(fs);
 		return KF_EIO;
 	}
+	fs->torn = ends_torn(fs->fd, fs->path);
 	*state = fs;
 	return KF_OK;
 }
@@ -97,7 +124,7 @@ static int file_process(struct kf_worker *w, void *state, struct kf_delivery *d)
 	const struct kf_ring_rec *r = d->rec;
 	size_t klen = r->key_len > 0 ? (size_t)r->key_len : 0;
 	size_t vlen = r->value_len > 0 ? (size_t)r->value_len : 0;
-	size_t need = strlen(d->topic) + 64 + 2 * (klen + vlen);
+	size_t need = 1 + strlen(d->topic) + 64 + 2 * (klen + vlen);
 
 	if (need > fs->cap) {
 		char *nb = realloc(fs->buf, need);
@@ -108,16 +135,20 @@ static int file_process(struct kf_worker *w, void *state, struct kf_delivery *d)
 		fs->buf = nb;
 		fs->cap = need;
 	}
-	char *p = fs->buf;
+	/* The line goes at buf + 1, leaving room for the '\n' that ends a
+	 * partial line, so both go in one write. */
+	char *start = fs->buf + 1, *p = start;
 	p += sprintf(p, "%s %" PRId32 " %" PRId64 " ", d->topic, r->partition, r->offset);
 	p = put_hex(p, r->key, r->key_len);
 	*p++ = ' ';
 	p = put_hex(p, r->value, r->value_len);
 	*p++ = '\n';
+	if (fs->torn)
+		*--start = '\n';
 
-	size_t len = (size_t)(p - fs->buf), done = 0;
+	size_t len = (size_t)(p - start), done = 0;
 	while (done < len) {
-		ssize_t n = write(fs->fd, fs->buf + done, len - done);
+		ssize_t n = write(fs->fd, start + done, len - done);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -126,6 +157,7 @@ static int file_process(struct kf_worker *w, void *state, struct kf_delivery *d)
 			return KFORK_RETRY;
 		}
 		done += (size_t)n;
+		fs->torn = false;   /* the '\n' goes out first */
 	}
 	return KFORK_OK;
 }
@@ -141,7 +173,7 @@ static void file_fini(struct kf_worker *w, void *state)
 	free(fs);
 }
 
-const struct kf_sync_handler kf_handler_file = {
+const struct kf_handler kf_handler_file = {
 	.init = file_init,
 	.process = file_process,
 	.fini = file_fini,
@@ -168,6 +200,6 @@ static int burn_process(struct kf_worker *w, void *state, struct kf_delivery *d)
 	return KFORK_OK;
 }
 
-const struct kf_sync_handler kf_handler_burn = {
+const struct kf_handler kf_handler_burn = {
 	.process = burn_process,
 };

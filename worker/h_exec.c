@@ -41,6 +41,10 @@
  * not by the terminal), other signals at their defaults, no descriptor of
  * the worker but 0, 1 and 2, and PR_SET_PDEATHSIG(SIGKILL) so it dies with
  * its worker.
+ *
+ * worker.c knows this handler only as kf_handler_exec, a struct kf_handler
+ * whose run takes the loop over; this file uses worker.c's helpers
+ * (handlers.h), and worker.c calls nothing here by name.
  */
 #include "config.h"
 
@@ -750,7 +754,7 @@ static int exec_loop(struct exec *x)
 	}
 }
 
-int kf_exec_run(struct kf_worker *w)
+static int exec_run(struct kf_worker *w)
 {
 	struct exec x = {
 		.w = w,
@@ -777,3 +781,11 @@ int kf_exec_run(struct kf_worker *w)
 	free(x.q);
 	return status;
 }
+
+/* Takes the worker's loop over (handlers.h): streaming a window of records
+ * does not fit worker.c's one record at a time; the child's exit is seen
+ * through SIGCHLD. */
+const struct kf_handler kf_handler_exec = {
+	.run = exec_run,
+	.catch_sigchld = true,
+};

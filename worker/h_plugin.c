@@ -168,7 +168,7 @@ static void plugin_fini(struct kf_worker *w, void *state)
 	free(ps);
 }
 
-const struct kf_sync_handler kf_handler_plugin = {
+const struct kf_handler kf_handler_plugin = {
 	.init = plugin_init,
 	.process = plugin_process,
 	.fini = plugin_fini,

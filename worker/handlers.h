@@ -2,13 +2,17 @@
  * handlers: what worker.c shares with the handler modules (h_builtin.c,
  * h_plugin.c, h_exec.c).  Runs in the worker process only.
  *
- * Two kinds of handler:
+ * Every handler is a struct kf_handler, which worker.c finds in its table
+ * by type.  Two kinds of handler:
  *   - synchronous (noop, file, burn, plugin): one record at a time; the
  *     loop and the retries live in worker.c, the handler only answers
- *     KFORK_OK / KFORK_RETRY / KFORK_FAIL for one delivery;
- *   - exec: records stream to a child process with a window of them
- *     outstanding, so it runs its own loop (kf_exec_run) on the helpers
- *     below.
+ *     KFORK_OK / KFORK_RETRY / KFORK_FAIL for one delivery (process);
+ *   - a handler with a loop of its own (exec: records stream to a child
+ *     process with a window of them outstanding) gives run instead, which
+ *     takes over once the worker is set up, on the helpers at the end of
+ *     this file.
+ * So the handler modules call worker.c's helpers by name, and worker.c
+ * reaches a handler module only through its struct kf_handler.
  */
 #ifndef KF_HANDLERS_H
 #define KF_HANDLERS_H
@@ -35,28 +39,38 @@ struct kf_delivery {
 	char *reason;               /* out, KF_RING_REASON_MAX bytes, "" on entry */
 };
 
-struct kf_sync_handler {
-	/* Set *state; KF_OK or an error (already logged). */
+struct kf_handler {
+	/* Synchronous: set *state; KF_OK or an error (already logged).
+	 * Optional. */
 	int (*init)(struct kf_worker *w, void **state);
-	/* enum kfork_status of one delivery. */
+	/* Synchronous: enum kfork_status of one delivery. */
 	int (*process)(struct kf_worker *w, void *state, struct kf_delivery *d);
+	/* Synchronous, optional: after the loop (not after a failed
+	 * init, which cleans up itself). */
 	void (*fini)(struct kf_worker *w, void *state);
+	/* Set instead of the three above by a handler that runs its own loop:
+	 * called once the signals, niceness and ring are set up; returns the
+	 * worker's exit status (KF_WORKER_EXIT_*) when it is done (SIGTERM,
+	 * or a failure already logged). */
+	int (*run)(struct kf_worker *w);
+	/* The handler waits for children of its own: SIGCHLD is caught and
+	 * reported by kf_worker_take_sigchld().  Otherwise it stays at its
+	 * default. */
+	bool catch_sigchld;
 };
 
-extern const struct kf_sync_handler kf_handler_noop;
-extern const struct kf_sync_handler kf_handler_file;
-extern const struct kf_sync_handler kf_handler_burn;
-extern const struct kf_sync_handler kf_handler_plugin;
-
-/* The exec handler's loop; returns the worker's exit status. */
-int kf_exec_run(struct kf_worker *w);
+extern const struct kf_handler kf_handler_noop;
+extern const struct kf_handler kf_handler_file;
+extern const struct kf_handler kf_handler_burn;
+extern const struct kf_handler kf_handler_plugin;
+extern const struct kf_handler kf_handler_exec;
 
 /* ---- helpers in worker.c ---- */
 
 /* SIGTERM was received. */
 bool kf_worker_stopping(void);
-/* A SIGCHLD arrived since the last call (exec only: others leave SIGCHLD
- * at its default). */
+/* A SIGCHLD arrived since the last call (only for a handler with
+ * catch_sigchld: others leave SIGCHLD at its default). */
 bool kf_worker_take_sigchld(void);
 /* Empty the self-pipe after sig_fd polled readable. */
 void kf_worker_sig_drain(struct kf_worker *w);

@@ -15,6 +15,21 @@
  * The supervisor's death kills the worker at once (PR_SET_PDEATHSIG with
  * SIGKILL): nothing the worker could still do would reach anyone, and a
  * plugin stuck in user code could not be interrupted any other way.
+ *
+ * This file knows the handlers only through struct kf_handler
+ * (handlers.h) and the table of them by type below.  A synchronous handler
+ * gives process() and runs in run_sync(); a handler that needs a loop of
+ * its own (exec streams a window of records to a child) gives run(), which
+ * takes over from here and uses the helpers handlers.h lists.  So calls go
+ * one way, from the handler modules into this file's helpers, and no
+ * handler is special-cased here: a new one is an entry in the table (and a
+ * word in lib/kfconfig.c).  The helpers stay here rather than in a file of
+ * their own because they are this loop's own machinery (the self-pipe and
+ * its flags, ring waits), which both loops share.
+ *
+ * Handler type names: the one list is lib/kfconfig.c's (the config words);
+ * enum kf_handler_type mirrors enum kf_cfg_handler_type, which the
+ * supervisor casts into it, and the asserts below keep the two equal.
  */
 #include "config.h"
 
@@ -30,33 +45,40 @@
 
 #include "err.h"
 #include "handlers.h"
+#include "kfconfig.h"
 #include "log.h"
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t chld_flag;
 static int sig_wfd = -1;            /* self-pipe write end, for the handler */
 
-static const char *const type_names[] = {
-	[KF_HANDLER_NOOP] = "noop",
-	[KF_HANDLER_FILE] = "file",
-	[KF_HANDLER_BURN] = "burn",
-	[KF_HANDLER_PLUGIN] = "plugin",
-	[KF_HANDLER_EXEC] = "exec",
+#define SAME_HANDLER(w, c) \
+	_Static_assert((int)(w) == (int)(c), #w " differs from " #c)
+SAME_HANDLER(KF_HANDLER_NOOP, KF_CFG_HANDLER_NOOP);
+SAME_HANDLER(KF_HANDLER_FILE, KF_CFG_HANDLER_FILE);
+SAME_HANDLER(KF_HANDLER_BURN, KF_CFG_HANDLER_BURN);
+SAME_HANDLER(KF_HANDLER_PLUGIN, KF_CFG_HANDLER_PLUGIN);
+SAME_HANDLER(KF_HANDLER_EXEC, KF_CFG_HANDLER_EXEC);
+
+static const struct kf_handler *const handlers[] = {
+	[KF_HANDLER_NOOP] = &kf_handler_noop,
+	[KF_HANDLER_FILE] = &kf_handler_file,
+	[KF_HANDLER_BURN] = &kf_handler_burn,
+	[KF_HANDLER_PLUGIN] = &kf_handler_plugin,
+	[KF_HANDLER_EXEC] = &kf_handler_exec,
 };
 
 const char *kf_handler_type_name(enum kf_handler_type t)
 {
-	if ((unsigned)t < sizeof(type_names) / sizeof(type_names[0]))
-		return type_names[t];
-	return "?";
+	return kf_cfg_handler_type_name((enum kf_cfg_handler_type)t);
 }
 
-int kf_handler_type_by_name(const char *name)
+/* The handler of type t; NULL for a value outside the enum. */
+static const struct kf_handler *handler_of(enum kf_handler_type t)
 {
-	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-		if (strcmp(name, type_names[i]) == 0)
-			return (int)i;
-	return -1;
+	if ((unsigned)t < sizeof(handlers) / sizeof(handlers[0]))
+		return handlers[t];
+	return NULL;
 }
 
 static void on_signal(int sig)
@@ -113,7 +135,8 @@ uint32_t kf_worker_max_attempts(const struct kf_worker_conf *c)
 }
 
 /* Reset what the supervisor left behind and install the worker's own
- * dispositions.  catch_chld: the exec handler waits for its child. */
+ * dispositions.  catch_chld: the handler waits for children of its own
+ * (struct kf_handler's catch_sigchld). */
 static int setup_signals(struct kf_worker *w, bool catch_chld)
 {
 	int p[2];
@@ -201,7 +224,7 @@ void kf_worker_push_ack(struct kf_worker *w, const struct kf_ring_ack *ack)
  * it.  rec->attempts counts earlier deliveries (a worker died or stalled
  * on it): they use up the same budget, so a record that kills every
  * worker is reported failed instead of looping forever. */
-static void run_record(struct kf_worker *w, const struct kf_sync_handler *h, void *state,
+static void run_record(struct kf_worker *w, const struct kf_handler *h, void *state,
 		       struct kf_ring_rec *rec)
 {
 	const struct kf_worker_conf *c = w->conf;
@@ -257,23 +280,7 @@ static void run_record(struct kf_worker *w, const struct kf_sync_handler *h, voi
 	kf_worker_push_ack(w, &ack);
 }
 
-static const struct kf_sync_handler *sync_handler(enum kf_handler_type t)
-{
-	switch (t) {
-	case KF_HANDLER_NOOP:
-		return &kf_handler_noop;
-	case KF_HANDLER_FILE:
-		return &kf_handler_file;
-	case KF_HANDLER_BURN:
-		return &kf_handler_burn;
-	case KF_HANDLER_PLUGIN:
-		return &kf_handler_plugin;
-	default:
-		return NULL;
-	}
-}
-
-static int run_sync(struct kf_worker *w, const struct kf_sync_handler *h)
+static int run_sync(struct kf_worker *w, const struct kf_handler *h)
 {
 	void *state = NULL;
 	int status = KF_WORKER_EXIT_OK;
@@ -301,7 +308,7 @@ static int run_sync(struct kf_worker *w, const struct kf_sync_handler *h)
 int kf_worker_main(struct kf_ring *ring, const struct kf_worker_conf *conf)
 {
 	struct kf_worker w = { .ring = ring, .conf = conf, .sig_fd = -1 };
-	bool exec = conf->handler.type == KF_HANDLER_EXEC;
+	const struct kf_handler *h = handler_of(conf->handler.type);
 	int status;
 
 	snprintf(w.comp, sizeof(w.comp), "worker %d", conf->id);
@@ -313,7 +320,7 @@ int kf_worker_main(struct kf_ring *ring, const struct kf_worker_conf *conf)
 		kf_info(w.comp, "supervisor %d already gone, exiting", (int)conf->supervisor_pid);
 		return KF_WORKER_EXIT_OK;
 	}
-	if (!exec && !sync_handler(conf->handler.type)) {
+	if (!h) {
 		kf_err(w.comp, "unknown handler type %d", (int)conf->handler.type);
 		return KF_WORKER_EXIT_INIT;
 	}
@@ -321,7 +328,7 @@ int kf_worker_main(struct kf_ring *ring, const struct kf_worker_conf *conf)
 		kf_err(w.comp, "the ring's shared header does not match: not starting");
 		return KF_WORKER_EXIT_RING;
 	}
-	if (setup_signals(&w, exec) != KF_OK)
+	if (setup_signals(&w, h->catch_sigchld) != KF_OK)
 		return KF_WORKER_EXIT_INIT;
 	if (conf->nice != 0) {
 		errno = 0;
@@ -332,10 +339,7 @@ int kf_worker_main(struct kf_ring *ring, const struct kf_worker_conf *conf)
 	kf_debug(w.comp, "pid %d running handler %s", (int)getpid(),
 		 kf_handler_type_name(conf->handler.type));
 
-	if (exec)
-		status = kf_exec_run(&w);
-	else
-		status = run_sync(&w, sync_handler(conf->handler.type));
+	status = h->run ? h->run(&w) : run_sync(&w, h);
 
 	kf_debug(w.comp, "exiting with status %d", status);
 	close(w.sig_fd);

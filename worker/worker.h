@@ -18,6 +18,8 @@
 
 #include "ring.h"
 
+/* Same values as enum kf_cfg_handler_type (lib/kfconfig.h), which the
+ * supervisor casts into this one; worker.c asserts it member by member. */
 enum kf_handler_type {
 	KF_HANDLER_NOOP,
 	KF_HANDLER_FILE,
@@ -60,9 +62,9 @@ enum {
 	KF_WORKER_EXIT_RING = 4,    /* the ring is unusable */
 };
 
+/* "noop", "file", ... (the config words, lib/kfconfig.c); "?" for a value
+ * outside the enum. */
 const char *kf_handler_type_name(enum kf_handler_type t);
-/* "noop", "file", ...; -1 for an unknown word. */
-int kf_handler_type_by_name(const char *name);
 
 /* In the forked child: run until SIGTERM or the supervisor's death.
  * Returns the exit status; the caller _exit()s with it. */

@@ -16,10 +16,11 @@
  *   its ack being pushed.  So each worker's file is exactly the sequence
  *   of records pushed to that worker, except that after each kill the
  *   line of the record in progress may appear again right after itself
- *   (possibly preceded by a torn prefix of the same line if the kill cut
- *   the write).  The check walks every file against the worker's push log
- *   with exactly these rules, counts the repeats (at most one per kill of
- *   that worker), and requires the whole log to be consumed.  Per
+ *   (possibly preceded by a torn prefix of the same line, on a line of
+ *   its own, if the kill cut the write).  The check walks every file
+ *   against the worker's push log with exactly these rules, counts the
+ *   repeats (at most one per kill of that worker), and requires the whole
+ *   log to be consumed.  Per
  *   partition (partition dispatch) and per key (key dispatch) order on
  *   each worker follows, because the dispatcher pushes them in offset
  *   order to one worker.
@@ -280,11 +281,11 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- verification ---- */
 
-/* line is a proper prefix of want followed by want itself. */
-static bool torn_then(const char *line, size_t len, const char *want, size_t wlen)
+/* line is a proper prefix of want: a write cut by a kill, which the next
+ * worker ended with a newline before its own line. */
+static bool is_torn(const char *line, size_t len, const char *want, size_t wlen)
 {
-	return len > wlen && len - wlen < wlen && memcmp(line + len - wlen, want, wlen) == 0 &&
-	       memcmp(line, want, len - wlen) == 0;
+	return len > 0 && len < wlen && memcmp(line, want, len) == 0;
 }
 
 /* Walk DIR/worker-W.log against the push log of W (rules: top of file).
@@ -320,9 +321,10 @@ static int verify_file(const char *dir, int w, uint64_t *repeats, uint64_t *torn
 		} else if (i > 0 && strcmp(line, prev) == 0) {
 			rep++;          /* the record in progress at a kill, again */
 			continue;
-		} else if (i < l->n && torn_then(line, (size_t)len, cur, curlen)) {
-			tr++;           /* a write cut by a kill, then the full line */
-		} else if (i > 0 && torn_then(line, (size_t)len, prev, strlen(prev))) {
+		} else if (i < l->n && is_torn(line, (size_t)len, cur, curlen)) {
+			tr++;           /* a write cut by a kill; the full line follows */
+			continue;
+		} else if (i > 0 && is_torn(line, (size_t)len, prev, strlen(prev))) {
 			tr++;           /* the same, on a repeat */
 			continue;
 		} else {

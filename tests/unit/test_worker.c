@@ -254,13 +254,13 @@ static char *slurp(const char *path)
 
 START_TEST(type_names)
 {
+	/* The config's words (lib/kfconfig.c), the one list of them. */
+	ck_assert_str_eq(kf_handler_type_name(KF_HANDLER_NOOP), "noop");
+	ck_assert_str_eq(kf_handler_type_name(KF_HANDLER_FILE), "file");
+	ck_assert_str_eq(kf_handler_type_name(KF_HANDLER_BURN), "burn");
+	ck_assert_str_eq(kf_handler_type_name(KF_HANDLER_PLUGIN), "plugin");
 	ck_assert_str_eq(kf_handler_type_name(KF_HANDLER_EXEC), "exec");
-	ck_assert_int_eq(kf_handler_type_by_name("noop"), KF_HANDLER_NOOP);
-	ck_assert_int_eq(kf_handler_type_by_name("file"), KF_HANDLER_FILE);
-	ck_assert_int_eq(kf_handler_type_by_name("burn"), KF_HANDLER_BURN);
-	ck_assert_int_eq(kf_handler_type_by_name("plugin"), KF_HANDLER_PLUGIN);
-	ck_assert_int_eq(kf_handler_type_by_name("exec"), KF_HANDLER_EXEC);
-	ck_assert_int_eq(kf_handler_type_by_name("bogus"), -1);
+	ck_assert_str_eq(kf_handler_type_name((enum kf_handler_type)(KF_HANDLER_EXEC + 1)), "?");
 }
 END_TEST
 
@@ -324,6 +324,55 @@ START_TEST(file_lines_exact)
 	expect_ack(&t, 9, KF_ACK_OK, 1, NULL);
 	ck_assert_ptr_nonnull(strstr(slurp(path), "events 0 8  \nevents 0 9 6b 76\n"));
 	stop_ok(&t);
+	wt_teardown(&t);
+}
+END_TEST
+
+/* A worker killed in the middle of a write left a partial line: the next
+ * worker with that id ends it before its first line, which stays whole
+ * (it used to run on from the partial one, and neither parsed). */
+START_TEST(file_torn_line_ended)
+{
+	struct wt t;
+	struct kf_worker_conf c;
+	char path[160];
+
+	wt_setup(&t);
+	conf_init(&c, KF_HANDLER_FILE);
+	c.id = 2;
+	c.handler.dir = t.dir;
+	snprintf(path, sizeof(path), "%s/worker-2.log", t.dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("events 0 4 6b 76\nevents 0 5 6b65", f);
+	ck_assert_int_eq(fclose(f), 0);
+	wt_start(&t, &c);
+	push_full(&t, 0, 0, 5, "key", 3, "value", 5, NULL, 0, 0);
+	push_full(&t, 0, 0, 6, "k", 1, "v", 1, NULL, 0, 0);
+	expect_ack(&t, 5, KF_ACK_OK, 1, NULL);
+	expect_ack(&t, 6, KF_ACK_OK, 1, NULL);
+	ck_assert_str_eq(slurp(path),
+			 "events 0 4 6b 76\n"
+			 "events 0 5 6b65\n"
+			 "events 0 5 6b6579 76616c7565\n"
+			 "events 0 6 6b 76\n");
+	stop_ok(&t);
+	wt_teardown(&t);
+}
+END_TEST
+
+/* A type outside the enum: the worker refuses to start. */
+START_TEST(unknown_type_refused)
+{
+	struct wt t;
+	struct kf_worker_conf c;
+
+	wt_setup(&t);
+	conf_init(&c, (enum kf_handler_type)(KF_HANDLER_EXEC + 1));
+	wt_start(&t, &c);
+	int st = wt_wait(&t, 5000);
+	ck_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == KF_WORKER_EXIT_INIT);
+	ck_assert_ptr_nonnull(strstr(slurp(t.errlog), "worker 0: unknown handler type"));
 	wt_teardown(&t);
 }
 END_TEST
@@ -945,7 +994,9 @@ Suite *suite_worker(void)
 	tcase_add_test(tc, type_names);
 	tcase_add_test(tc, noop_acks_in_order);
 	tcase_add_test(tc, file_lines_exact);
+	tcase_add_test(tc, file_torn_line_ended);
 	tcase_add_test(tc, file_bad_dir);
+	tcase_add_test(tc, unknown_type_refused);
 	tcase_add_test(tc, burn_spends_cpu);
 	tcase_add_test(tc, sigterm_finishes_record);
 	tcase_add_test(tc, nice_applied);
