@@ -48,6 +48,12 @@ for f in "$DEVBROKER" "$KFORKD" "$KFORKCTL"; do
 	exit 2
 done
 command -v python3 >/dev/null || { echo "demo: python3 is missing" >&2; exit 2; }
+# kforkd's config, start and graceful stop: the source tree's shell library
+# (a plain file, nothing under tests/ needs to be built).
+lib=$top/tests/lib/kforkd.sh
+[ -r "$lib" ] || { echo "demo: $lib is missing: run it from a kfork source tree" >&2; exit 2; }
+# shellcheck source=../../tests/lib/kforkd.sh
+. "$lib"
 
 say() { printf '%s\n' "$*"; }
 
@@ -56,30 +62,13 @@ say() { printf '%s\n' "$*"; }
 # reaches only this script: it stops kforkd first, while the broker is still
 # there to take its last commit and LeaveGroup, then the broker.
 tmp=
-kpid=
 dbpid=
 mpid=
 stopped=()
-wait_gone() {  # PID SECONDS: 0 once PID has exited
-	local _
-	for _ in $(seq $(($2 * 10))); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	! kill -0 "$1" 2>/dev/null
-}
 stop_kforkd() {
-	[ -n "$kpid" ] || return 0
-	if kill -0 "$kpid" 2>/dev/null; then
-		timeout 10 "$KFORKCTL" -s "$tmp/ctl.sock" stop >/dev/null 2>&1 ||
-			kill -TERM "$kpid" 2>/dev/null || true
-		wait_gone "$kpid" 30 || {
-			say "demo: kforkd (pid $kpid) did not stop in 30 s: SIGKILL"
-			kill -KILL "$kpid" 2>/dev/null || true
-		}
-	fi
-	wait "$kpid" 2>/dev/null || true
-	kpid=
+	# kforkctl stop (SIGTERM when it fails), SIGKILL after 30 s
+	[ -n "${KPID[kforkd]:-}" ] || return 0
+	kf_stop kforkd 30 || true
 	stopped+=(kforkd)
 }
 stop_devbroker() {
@@ -87,9 +76,9 @@ stop_devbroker() {
 	# EOF on its stdin makes devbroker exit 0.
 	# shellcheck disable=SC1083
 	[ -z "${DB[1]:-}" ] || exec {DB[1]}>&- 2>/dev/null || true
-	wait_gone "$dbpid" 10 || {
+	kf_gone "$dbpid" 10 || {
 		kill -TERM "$dbpid" 2>/dev/null || true
-		wait_gone "$dbpid" 5 || kill -KILL "$dbpid" 2>/dev/null || true
+		kf_gone "$dbpid" 5 || kill -KILL "$dbpid" 2>/dev/null || true
 	}
 	wait "$dbpid" 2>/dev/null || true
 	dbpid=
@@ -129,6 +118,7 @@ trap 'on_signal TERM' TERM
 trap 'on_signal HUP' HUP
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-demo.XXXXXX")
+KF_DIR=$tmp
 
 # --- devbroker: one command a line on its stdin, one answer a line.
 db() {
@@ -143,6 +133,15 @@ db() {
 	esac
 }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+read_hwm() {  # hwm (array): the high watermarks of $TOPIC, from devbroker
+	local p h
+	hwm=()
+	for p in $(seq 0 $((P - 1))); do
+		db hwm "$TOPIC" "$p"
+		read -r _ _ h <<< "$DB_REPLY"
+		hwm+=("$h")
+	done
+}
 
 coproc DB { exec setsid "$DEVBROKER" -b 3 2>"$tmp/devbroker.log"; }
 dbpid=$DB_PID
@@ -154,46 +153,24 @@ say "devbroker (pid $dbpid): 3 brokers at $BOOTSTRAP"
 db topic "$TOPIC" "$P"
 t0=$(date +%s%N)
 db produce "$TOPIC" "$N" codec=lz4 size=100 keys=seq
-hwm=()
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	hwm+=("$h")
-done
+read_hwm
 say "topic \"$TOPIC\": $P partitions, $N records produced in $(ms_since "$t0") ms" \
 	"(lz4, 100-byte values, keys k<offset>)"
 
-# --- kforkd: 4 workers, each running handler.py through the exec handler.
-cat > "$tmp/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "$GROUP";
-  topics = [ "$TOPIC" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 10000;
-  commit_interval_ms = 500;
-};
-workers = {
-  count = $W;
-  dispatch = "key";
-  shutdown_timeout_ms = 10000;
-  handler = { type = "exec"; command = [ "python3", "$HANDLER" ]; window = 64; };
-};
-log = { level = "info"; };
-control = { socket = "$tmp/ctl.sock"; };
-EOF
+# --- kforkd: 4 workers, each running handler.py through the exec handler;
+# $tmp/kforkd.conf, .log and .sock (the workers at kforkd's default nice).
+KF_CLIENT_ID=kforkd KF_DISPATCH=key KF_NICE=5 kf_conf kforkd "$GROUP" "$TOPIC" "$W" \
+	"{ type = \"exec\"; command = [ \"python3\", \"$HANDLER\" ]; window = 64; }"
 t0=$(date +%s%N)
-setsid "$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
-kpid=$!
-say "kforkd (pid $kpid): $W workers, each running: python3 $HANDLER"
+KFORKD_WRAP=setsid kf_start kforkd
+say "kforkd (pid ${KPID[kforkd]}): $W workers, each running: python3 $HANDLER"
 say "  (config and log in $tmp; progress from kforkctl status)"
 
 # --- progress, 4 times a second, until the lag is 0 on every partition.
 # One python3 process for the whole loop: the workers need the CPU more.
 # In the background, so that a signal to this script is handled at once
 # (a trap waits for a foreground command to end; it interrupts `wait`).
-python3 - "$KFORKCTL" "$tmp/ctl.sock" "$kpid" "$t0" "$TIMEOUT" "$tmp/final.json" \
+python3 - "$KFORKCTL" "$tmp/kforkd.sock" "${KPID[kforkd]}" "$t0" "$TIMEOUT" "$tmp/final.json" \
 	"${hwm[*]}" <<'PY' &
 import collections, json, subprocess, sys, time
 
@@ -304,23 +281,15 @@ fi
 parts=$(seq -s, 0 $((P - 1)))
 db committed "$GROUP" "$TOPIC" "$parts"
 committed=${DB_REPLY#ok }
-hwm=()
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	hwm+=("$h")
-done
+read_hwm
 t1=$(date +%s%N)
-src=0
-timeout 10 "$KFORKCTL" -s "$tmp/ctl.sock" stop >/dev/null || src=$?
-if [ $src -eq 0 ] && wait_gone "$kpid" 30; then
-	krc=0
-	wait "$kpid" || krc=$?
-	kpid=
-	stopped+=(kforkd)
-	kstop="exit $krc"
+stop_kforkd
+if [ "$KF_CTL_RC" -ne 0 ]; then
+	kstop="kforkctl stop: exit $KF_CTL_RC"
+elif [ "$KF_KILLED" = 1 ]; then
+	kstop="kforkd did not exit in 30 s"
 else
-	kstop="kforkctl stop: exit $src; kforkd did not exit"  # cleanup kills it
+	kstop="exit $KF_EXIT"
 fi
 stop_ms=$(ms_since "$t1")
 python3 - "$tmp/final.json" "$N" "$committed" "${hwm[*]}" "$kstop" "$stop_ms" <<'PY'

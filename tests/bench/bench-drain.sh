@@ -31,26 +31,24 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/drain-lib.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
+. "$here/../lib/kforkd.sh"
 KCAT=${KCAT:-kcat}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
 N=${BENCH_DRAIN_N:-1000000}
 P=${BENCH_DRAIN_P:-8}
 BIG=${BENCH_DRAIN_BIG:-10000000}
 PER=${BENCH_DRAIN_PER_PART:-125000}
 TIMEOUT_MS=600000
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-bench-drain.XXXXXX")
+kf_tmpdir bench-drain BENCH_DRAIN_KEEP
+tmp=$KF_DIR
 cpid=
-cleanup() {
-	if [ -n "$cpid" ]; then
-		kill -KILL "$cpid" 2>/dev/null || true
-		wait "$cpid" 2>/dev/null || true
-	fi
-	if [ -n "${BENCH_DRAIN_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
+kill_consumer() {
+	[ -n "$cpid" ] || return 0
+	kill -KILL "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
 }
-at_exit cleanup
+at_exit kill_consumer
 ROWS=()
 
 # drain NAME GROUP TOPIC PARTS: $cpid is running; wait until GROUP's
@@ -76,31 +74,10 @@ drain() {
 		printf "%-16s %10d %8.2f %10.0f %14.2f %14s %10.2f", n, r, s, r / s, cpu / (r / 1e6), rss, (ms - f) / 1000 }')")
 }
 
-kforkd_conf() {  # GROUP TOPIC FILE
-	cat > "$3" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "$1";
-  topics = [ "$2" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 10000;
-  commit_interval_ms = 500;
-};
-workers = {
-  count = 2;
-  dispatch = "partition";
-  nice = 0;
-  shutdown_timeout_ms = 10000;
-  handler = { type = "noop"; };
-};
-log = { level = "info"; };
-control = { socket = "$tmp/$1.sock"; };
-EOF
-}
-
+# kforkd is member GROUP ($tmp/GROUP.conf, .log); drain_wait stops it and
+# reaps it, like the other consumers: its pid is cpid, not kf_start's.
 run_kforkd() {  # NAME GROUP TOPIC PARTS
-	kforkd_conf "$2" "$3" "$tmp/$2.conf"
+	kf_conf "$2" "$2" "$3" 2 '{ type = "noop"; }'
 	T0=$(now_ms)
 	"$KFORKD" -c "$tmp/$2.conf" > "$tmp/$2.log" 2>&1 &
 	cpid=$!

@@ -8,6 +8,8 @@
 #   db_stop                 close its stdin and wait for it to exit
 #   committed GROUP TOPIC P COMMITTED (array): the offsets GROUP committed
 #                           on partitions 0..P-1 (-1 = none), from devbroker
+#   watermarks TOPIC P      HW (array): the high watermarks of partitions
+#                           0..P-1, from devbroker, and TOTAL, their sum
 #   now_ms                  milliseconds since the epoch
 #   wait_for SECS CMD...    poll CMD every 0.2 s until it succeeds (0) or
 #                           SECS pass (1); WAITED_MS says how long it took
@@ -111,4 +113,16 @@ committed() {
 	db committed "$1" "$2" "$(seq -s, 0 $(($3 - 1)))"
 	# shellcheck disable=SC2206
 	COMMITTED=(${DB_REPLY#ok})
+}
+
+watermarks() {
+	local p h
+	HW=()
+	TOTAL=0
+	for p in $(seq 0 $(($2 - 1))); do
+		db hwm "$1" "$p"
+		read -r _ _ h <<< "$DB_REPLY"
+		HW+=("$h")
+		TOTAL=$((TOTAL + h))
+	done
 }

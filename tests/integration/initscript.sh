@@ -23,8 +23,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 INIT=$here/../../etc/init.d/kforkd
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
 TOPIC=initd
 GROUP=kforkd-initd
 P=4
@@ -38,7 +36,8 @@ if ! command -v start-stop-daemon > /dev/null; then
 	echo "initscript.sh: no start-stop-daemon (Debian package dpkg): skipped"
 	exit 77
 fi
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+# After the skips: it exits 99 when there is no kforkd.
+. "$here/../lib/kforkd.sh"
 [ -r "$INIT" ] || { echo "no init script at $INIT" >&2; exit 99; }
 
 # The init script runs "kforkd -d -p PIDFILE -c CONFIG": without those
@@ -57,18 +56,14 @@ if [ -n "$missing" ]; then
 fi
 
 KFORKD_REAL=$(readlink -f "$KFORKD")
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-initd.XXXXXX")
+kf_tmpdir initd KF_INITD_KEEP failed
+tmp=$KF_DIR
 cleanup() {
 	# Whatever the init script left running: every process of this
 	# config, by pid (the supervisor first, so the workers follow it).
 	local p
 	for p in $(config_pids); do kill -KILL "$p" 2> /dev/null || true; done
 	[ -z "${sleeper:-}" ] || { kill -KILL "$sleeper" 2> /dev/null || true; }
-	if [ -n "${KF_INITD_KEEP:-}" ] || [ "$FAILED" -ne 0 ]; then
-		echo "files kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
 }
 at_exit cleanup
 
@@ -133,34 +128,13 @@ db_start 1
 db topic "$TOPIC" $P
 db produce "$TOPIC" $N size=100 keys=seq
 parts=$(seq -s, 0 $((P - 1)))
-hw=()
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	hw+=("$h")
-done
-want="ok ${hw[*]}"
+watermarks "$TOPIC" $P
+want="ok ${HW[*]}"
 
 mkdir "$tmp/out" "$tmp/run" "$tmp/log"
-cat > "$tmp/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "$GROUP";
-  topics = [ "$TOPIC" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 10000;
-  commit_interval_ms = 500;
-};
-workers = {
-  count = 2;
-  nice = 0;
-  shutdown_timeout_ms = 5000;
-  handler = { type = "file"; dir = "$tmp/out"; };
-};
-log = { level = "info"; file = "$tmp/log/kforkd.log"; };
-control = { socket = "$tmp/ctl.sock"; };
-EOF
+# kforkd runs as the init script's daemon, not from kf_start.
+KF_SHUTDOWN_MS=5000 KF_LOG="level = \"info\"; file = \"$tmp/log/kforkd.log\";" \
+	kf_conf kforkd "$GROUP" "$TOPIC" 2 "{ type = \"file\"; dir = \"$tmp/out\"; }"
 # A syntax error on line 2.
 printf 'kafka = {\n  bootstrap = ;\n};\n' > "$tmp/bad.conf"
 cat > "$tmp/default" <<EOF
@@ -222,10 +196,10 @@ for _ in $(seq 300); do
 done
 $drained && pass "the daemon consumed and committed $N records" ||
 	fail "the daemon did not commit: $DB_REPLY, want $want"
-if [ -x "$KFORKCTL" ] && "$KFORKCTL" -s "$tmp/ctl.sock" status > "$tmp/status.json" 2>&1; then
-	pass "kforkctl reaches the daemon ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$tmp/status.json" 2>&1))"
+if st=$(kf_get kforkd state); then
+	pass "kforkctl reaches the daemon ($st)"
 else
-	fail "kforkctl status: $(cat "$tmp/status.json" 2>/dev/null)"
+	fail "kforkctl status: $(kf_ctl kforkd status 2>&1)"
 fi
 
 # --- start again: nothing new
@@ -349,7 +323,7 @@ if ! alive "$pid4" && [ -z "$(config_pids)" ]; then
 else
 	fail "stop: still running: $(config_pids | tr '\n' ' ')"
 fi
-[ ! -e "$tmp/ctl.sock" ] && pass "stop: control socket removed" || fail "stop: control socket left"
+[ ! -e "$tmp/kforkd.sock" ] && pass "stop: control socket removed" || fail "stop: control socket left"
 init "$D" status
 check_rc "status after stop" 3
 init "$D" stop

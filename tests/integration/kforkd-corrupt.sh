@@ -21,9 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+. "$here/../lib/kforkd.sh"
 [ -x "$KFORKCTL" ] || { echo "no kforkctl at $KFORKCTL" >&2; exit 99; }
 N=${KFORKD_CORRUPT_N:-20000}
 N2=$((N / 2))
@@ -33,34 +31,8 @@ BAD=2
 TOPIC=corrupt
 GROUP=kforkd-corrupt
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-corrupt.XXXXXX")
-kpid=
-cleanup() {
-	if [ -n "$kpid" ]; then
-		kill -KILL "$kpid" 2>/dev/null || true
-		wait "$kpid" 2>/dev/null || true
-	fi
-	if [ -n "${KF_CORRUPT_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
-
-# status_json: kforkctl status into $tmp/status.json; false when it fails.
-status_json() {
-	"$KFORKCTL" -s "$tmp/ctl.sock" status > "$tmp/status.json" 2> "$tmp/status.err"
-}
-
-# status_get PYEXPR: evaluate PYEXPR with d = the status JSON and
-# a = {partition: assignment entry of $TOPIC}; prints the result.
-status_get() {
-	python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-a = {e["partition"]: e for e in d.get("assignment", []) if e.get("topic") == sys.argv[2]}
-try:
-	print(eval(sys.argv[3]))
-except Exception as e:
-	print("error: %r" % e)' "$tmp/status.json" "$TOPIC" "$1"
-}
+kf_tmpdir corrupt KF_CORRUPT_KEEP
+tmp=$KF_DIR
 
 # check WHAT GOT WANT
 check() { if [ "$2" = "$3" ]; then pass "$1: $2"; else fail "$1: $2, want $3"; fi; }
@@ -77,48 +49,20 @@ count) stop=$((base + 10)) ;;
 esac
 echo "corrupt batch ($HOW) in $TOPIC/$BAD at offset $base, kforkd must stop at $stop"
 db produce "$TOPIC" "$N2" codec=lz4 keys=seq
-hwm=()
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	hwm+=("$h")
-done
-echo "high watermarks: ${hwm[*]}"
-w=()
-for p in $(seq 0 $((P - 1))); do
-	if [ "$p" -eq $BAD ]; then w+=("$stop"); else w+=("${hwm[$p]}"); fi
-done
+watermarks "$TOPIC" $P
+echo "high watermarks: ${HW[*]}"
+w=("${HW[@]}")
+w[$BAD]=$stop
 want="ok ${w[*]}"
 
 mkdir "$tmp/out"
-cat > "$tmp/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "$GROUP";
-  topics = [ "$TOPIC" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 10000;
-  commit_interval_ms = 500;
-};
-workers = {
-  count = 2;
-  dispatch = "partition";
-  nice = 0;
-  shutdown_timeout_ms = 10000;
-  handler = { type = "file"; dir = "$tmp/out"; };
-};
-log = { level = "info"; };
-control = { socket = "$tmp/ctl.sock"; };
-EOF
-
-"$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
-kpid=$!
+kf_conf kforkd "$GROUP" "$TOPIC" 2 "{ type = \"file\"; dir = \"$tmp/out\"; }"
+kf_start kforkd
 parts=$(seq -s, 0 $((P - 1)))
 end=$(($(date +%s) + 120))
 done_=false
 while (($(date +%s) < end)); do
-	kill -0 "$kpid" 2>/dev/null || break
+	kf_alive kforkd || break
 	db committed "$GROUP" "$TOPIC" "$parts"
 	if [ "$DB_REPLY" = "$want" ]; then
 		done_=true
@@ -140,7 +84,7 @@ else
 	fail "committed moved to $DB_REPLY, want $want"
 fi
 
-if kill -0 "$kpid" 2>/dev/null; then
+if kf_alive kforkd; then
 	pass "kforkd still running"
 else
 	fail "kforkd exited"
@@ -148,7 +92,7 @@ fi
 
 # A stopped partition must not be refetched in a loop: kforkd's own CPU
 # time (utime + stime, in clock ticks) over 2 idle seconds.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$kpid/stat" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${KPID[kforkd]}/stat" 2>/dev/null || echo 0; }
 c0=$(cpu_ticks)
 sleep 2
 c1=$(cpu_ticks)
@@ -182,37 +126,34 @@ else
 	fail "$others other error lines"
 fi
 
-# The status.
-if status_json; then
+# The status, one reading for every field.
+if js=$(kf_status kforkd); then
 	pass "kforkctl status: exit 0"
-	got=$(status_get '[(p, a[p]["paused"]) for p in sorted(a)]')
-	check "status: paused per partition" "$got" \
+	mapfile -t v < <(kf_json "$js" '[(p, a[p]["paused"]) for p in sorted(a)]' \
+		"a[$BAD].get('paused_reason')" \
+		'[a[p].get("paused_reason") for p in sorted(a) if p != '$BAD']' \
+		'[a[p]["committed"] for p in sorted(a)]' 'd["state"]')
+	check "status: paused per partition" "${v[0]}" \
 		"[(0, False), (1, False), (2, True), (3, False)]"
-	reason=$(status_get "a[$BAD].get('paused_reason')")
+	reason=${v[1]}
 	if [[ $reason == *"offset $base"* ]]; then
 		pass "status: $TOPIC/$BAD paused_reason: $reason"
 	else
 		fail "status: $TOPIC/$BAD paused_reason '$reason' does not name offset $base"
 	fi
-	got=$(status_get '[a[p].get("paused_reason") for p in sorted(a) if p != '$BAD']')
-	check "status: no reason on the others" "$got" "[None, None, None]"
-	got=$(status_get '[a[p]["committed"] for p in sorted(a)]')
+	check "status: no reason on the others" "${v[2]}" "[None, None, None]"
 	c=${want#ok }
-	check "status: committed" "$got" "[${c// /, }]"
-	got=$(status_get 'd["state"]')
-	check "status: state" "$got" "stable"
+	check "status: committed" "${v[3]}" "[${c// /, }]"
+	check "status: state" "${v[4]}" "stable"
 else
-	fail "kforkctl status failed: $(cat "$tmp/status.err")"
+	fail "kforkctl status failed: $(kf_ctl kforkd status 2>&1)"
 fi
 
 # It keeps consuming the other partitions: more records everywhere.
 db produce "$TOPIC" 400 codec=lz4 keys=seq
-w=()
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	if [ "$p" -eq $BAD ]; then w+=("$stop"); else w+=("$h"); fi
-done
+watermarks "$TOPIC" $P
+w=("${HW[@]}")
+w[$BAD]=$stop
 want="ok ${w[*]}"
 end=$(($(date +%s) + 60))
 while (($(date +%s) < end)); do
@@ -245,30 +186,20 @@ else
 fi
 
 # A graceful stop.
-rc=0
-out=$("$KFORKCTL" -s "$tmp/ctl.sock" stop 2>&1) || rc=$?
+kf_stop kforkd 20 || true
 # KFORKCTL.md says it prints "ok"; kforkctl.c prints what follows the
 # answer's "ok" line, nothing for stop.  Either is accepted.
-if [ $rc -eq 0 ] && { [ -z "$out" ] || [ "$out" = ok ]; }; then
-	pass "kforkctl stop: exit 0, '$out'"
+if [ "$KF_CTL_RC" -eq 0 ] && { [ -z "$KF_CTL_OUT" ] || [ "$KF_CTL_OUT" = ok ]; }; then
+	pass "kforkctl stop: exit 0, '$KF_CTL_OUT'"
 else
-	fail "kforkctl stop: exit $rc, '$out', want exit 0"
+	fail "kforkctl stop: exit $KF_CTL_RC, '$KF_CTL_OUT', want exit 0"
 fi
-rc=0
-for _ in $(seq 200); do
-	kill -0 "$kpid" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$kpid" 2>/dev/null; then
+if [ "$KF_KILLED" = 1 ]; then
 	fail "kforkd still running 20 s after kforkctl stop"
+elif [ "$KF_EXIT" -eq 0 ]; then
+	pass "kforkd exits 0 after kforkctl stop"
 else
-	wait "$kpid" || rc=$?
-	kpid=
-	if [ $rc -eq 0 ]; then
-		pass "kforkd exits 0 after kforkctl stop"
-	else
-		fail "kforkd exit status $rc after kforkctl stop"
-	fi
+	fail "kforkd exit status $KF_EXIT after kforkctl stop"
 fi
 db committed "$GROUP" "$TOPIC" "$parts"
 if [ "$DB_REPLY" = "$want" ]; then

@@ -11,24 +11,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+. "$here/../lib/kforkd.sh"
 N=${KFORKD_DRAIN_N:-200000}
 P=8
 TOPIC=drain
 GROUP=kforkd-drain
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-drain.XXXXXX")
-kpid=
-cleanup() {
-	if [ -n "$kpid" ]; then
-		kill -KILL "$kpid" 2>/dev/null || true
-		wait "$kpid" 2>/dev/null || true
-	fi
-	if [ -n "${KF_DRAIN_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+kf_tmpdir drain KF_DRAIN_KEEP
+tmp=$KF_DIR
 
 # --- kforkd -t
 cat > "$tmp/bad.conf" <<EOF
@@ -56,10 +46,9 @@ kafka = { bootstrap = "127.0.0.1:$DEAD"; group = "g"; topics = [ "t" ]; };
 workers = { count = 1; handler = { type = "noop"; }; };
 control = { socket = "$tmp/dead.sock"; };
 EOF
-"$KFORKD" -c "$tmp/dead.conf" > "$tmp/dead.log" 2>&1 &
-kpid=$!
+kf_start dead
 dead_status() {
-	"$KFORKCTL" -s "$tmp/dead.sock" status > "$tmp/dead.json" 2>/dev/null &&
+	kf_status dead > "$tmp/dead.json" &&
 	python3 - "$tmp/dead.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))["brokers"]
@@ -74,33 +63,13 @@ if wait_for 15 dead_status > "$tmp/dead.out"; then
 else
 	fail "status with the broker unreachable: $(cat "$tmp/dead.json")"
 fi
-kill -TERM "$kpid"
-wait "$kpid" || true
-kpid=
+kf_kill dead TERM
 
 db_start 3
 mkdir "$tmp/out"
 MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$tmp/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "$GROUP";
-  topics = [ "$TOPIC" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 10000;
-  commit_interval_ms = 500;
-};
-workers = {
-  count = 4;
-  dispatch = "partition";
-  nice = 0;
-  shutdown_timeout_ms = 10000;
-  handler = { type = "file"; dir = "$tmp/out"; };
-};
-log = { level = "info"; };
-control = { socket = "$tmp/ctl.sock"; metrics_listen = "127.0.0.1:$MPORT"; };
-EOF
+KF_CONTROL="metrics_listen = \"127.0.0.1:$MPORT\";" \
+	kf_conf kforkd "$GROUP" "$TOPIC" 4 "{ type = \"file\"; dir = \"$tmp/out\"; }"
 if "$KFORKD" -t -c "$tmp/kforkd.conf" > "$tmp/good.out" 2>&1; then
 	pass "kforkd -t on a good config: exit 0"
 else
@@ -111,27 +80,20 @@ db topic "$TOPIC" $P
 t0=$(date +%s%N)
 db produce "$TOPIC" "$N" codec=lz4 size=100 keys=seq
 echo "produced $N records in $((($(date +%s%N) - t0) / 1000000)) ms"
-hwm=()
-total=0
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	hwm+=("$h")
-	total=$((total + h))
-done
+watermarks "$TOPIC" $P
+hwm=("${HW[@]}")
 want="ok ${hwm[*]}"
-echo "high watermarks: ${hwm[*]} (total $total)"
-[ "$total" -eq "$N" ] || fail "watermarks add up to $total, not $N"
+echo "high watermarks: ${hwm[*]} (total $TOTAL)"
+[ "$TOTAL" -eq "$N" ] || fail "watermarks add up to $TOTAL, not $N"
 
 t0=$(date +%s%N)
-"$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
-kpid=$!
+kf_start kforkd
 parts=$(seq -s, 0 $((P - 1)))
 end=$((t0 / 1000000 + 120000))
 drained=false
 ta=
 while (($(date +%s%N) / 1000000 < end)); do
-	kill -0 "$kpid" 2>/dev/null || break
+	kf_alive kforkd || break
 	[ -n "$ta" ] || ! grep -q "partitions assigned" "$tmp/kforkd.log" || ta=$(date +%s%N)
 	db committed "$GROUP" "$TOPIC" "$parts"
 	if [ "$DB_REPLY" = "$want" ]; then
@@ -150,7 +112,7 @@ fi
 # The status JSON, checked field by field against what we know.  The broker
 # applies a commit before kforkd reads its answer: give the answer a moment.
 check_status() {
-"$KFORKCTL" -s "$tmp/ctl.sock" status > "$tmp/status.json" || return 1
+kf_status kforkd > "$tmp/status.json" || return 1
 python3 - "$tmp/status.json" "$GROUP" "$TOPIC" "$N" "${hwm[*]}" "$tmp/kforkd.conf" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -247,29 +209,25 @@ then
 else
 	fail "GET /metrics disagrees (above)"
 fi
-"$KFORKCTL" -s "$tmp/ctl.sock" metrics > "$tmp/metrics.txt" || fail "kforkctl metrics: exit $?"
+kf_ctl kforkd metrics > "$tmp/metrics.txt" || fail "kforkctl metrics: exit $?"
 grep -qx "kfork_records_done_total $N" "$tmp/metrics.txt" &&
 	pass "kforkctl metrics: kfork_records_done_total $N" ||
 	fail "kforkctl metrics: $(grep records_done_total "$tmp/metrics.txt")"
 
-if [ "$(stat -c %a "$tmp/ctl.sock")" = 600 ]; then
+if [ "$(stat -c %a "$tmp/kforkd.sock")" = 600 ]; then
 	pass "control socket mode 0600"
 else
-	fail "control socket mode $(stat -c %a "$tmp/ctl.sock")"
+	fail "control socket mode $(stat -c %a "$tmp/kforkd.sock")"
 fi
 
-"$KFORKCTL" -s "$tmp/ctl.sock" stop || fail "kforkctl stop: exit $?"
-set +e
-wait "$kpid"
-rc=$?
-set -e
-kpid=
-if [ $rc -eq 0 ]; then
+kf_stop kforkd || true
+[ "$KF_CTL_RC" -eq 0 ] || fail "kforkctl stop: exit $KF_CTL_RC: $KF_CTL_OUT"
+if [ "$KF_EXIT" -eq 0 ]; then
 	pass "kforkd exits 0 after kforkctl stop"
 else
-	fail "kforkd exit status $rc after kforkctl stop"
+	fail "kforkd exit status $KF_EXIT after kforkctl stop"
 fi
-if [ ! -e "$tmp/ctl.sock" ]; then
+if [ ! -e "$tmp/kforkd.sock" ]; then
 	pass "control socket removed at exit"
 else
 	fail "control socket left behind"
@@ -278,17 +236,8 @@ grep -q "left the group" "$tmp/kforkd.log" && pass "kforkd left the group" ||
 	fail "no LeaveGroup in the log"
 
 # Every (partition, offset) below the watermark at least once.
-missing=$(cat "$tmp"/out/worker-*.log | awk -v t="$TOPIC" -v hw="${hwm[*]}" '
-	BEGIN { n = split(hw, h, " ") }
-	$1 == t { seen[$2 " " $3] = 1 }
-	END {
-		m = 0
-		for (p = 0; p < n; p++)
-			for (o = 0; o < h[p + 1]; o++)
-				if (!((p " " o) in seen)) { if (m < 5) print "missing " p " " o; m++ }
-		print m
-	}' | tail -1)
-lines=$(cat "$tmp"/out/worker-*.log | wc -l)
+HW=("${hwm[@]}")
+read -r missing _ lines <<< "$(out_check "$TOPIC" "$tmp"/out/worker-*.log)"
 if [ "$missing" = 0 ]; then
 	pass "file handler output: every offset below the watermarks present ($lines lines)"
 else
@@ -302,37 +251,19 @@ fi
 # commit while preparing a rebalance), and then the revoked records are
 # delivered again: at-least-once is checked, not the absence of duplicates.
 N2=$((N / 2))
-conf2() {  # NAME: a config writing to $tmp/out-NAME
-	mkdir -p "$tmp/out-$1"
-	sed "s|dir = \"$tmp/out\"|dir = \"$tmp/out-$1\"|; s|$tmp/ctl.sock|$tmp/$1.sock|; s|metrics_listen = \"[^\"]*\"|metrics_listen = \"\"|" \
-		"$tmp/kforkd.conf" > "$tmp/$1.conf"
-}
-conf2 a
-conf2 b
-"$KFORKD" -c "$tmp/a.conf" > "$tmp/a.log" 2>&1 &
-apid=$!
-bpid=
-kill2() {
-	local p
-	for p in $apid $bpid; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-}
-at_exit kill2
+for m in a b; do  # the same config, writing to $tmp/out-NAME, no metrics
+	mkdir -p "$tmp/out-$m"
+	kf_conf $m "$GROUP" "$TOPIC" 4 "{ type = \"file\"; dir = \"$tmp/out-$m\"; }"
+done
+kf_start a
 for _ in $(seq 200); do
 	grep -q "partitions assigned" "$tmp/a.log" && break
 	sleep 0.1
 done
 db produce "$TOPIC" "$N2" codec=lz4 size=100 keys=seq
-"$KFORKD" -c "$tmp/b.conf" > "$tmp/b.log" 2>&1 &
-bpid=$!
-hwm2=()
-for p in $(seq 0 $((P - 1))); do
-	db hwm "$TOPIC" "$p"
-	read -r _ _ h <<< "$DB_REPLY"
-	hwm2+=("$h")
-done
+kf_start b
+watermarks "$TOPIC" $P
+hwm2=("${HW[@]}")
 want2="ok ${hwm2[*]}"
 t0=$(date +%s%N)
 end=$((t0 / 1000000 + 120000))
@@ -351,15 +282,9 @@ else
 	fail "two members did not drain: committed $DB_REPLY, want $want2"
 fi
 for who in a b; do
-	pid=$apid; [ $who = b ] && pid=$bpid
-	kill -TERM "$pid" 2>/dev/null || true
-	set +e
-	wait "$pid"
-	rc=$?
-	set -e
-	[ $rc -eq 0 ] && pass "member $who exits 0 after SIGTERM" || fail "member $who exit status $rc"
+	kf_kill $who TERM
+	[ "$KF_EXIT" -eq 0 ] && pass "member $who exits 0 after SIGTERM" || fail "member $who exit status $KF_EXIT"
 done
-apid= bpid=
 missing=$(cat "$tmp"/out-a/worker-*.log "$tmp"/out-b/worker-*.log 2>/dev/null | awk -v t="$TOPIC" \
 	-v lo="${hwm[*]}" -v hw="${hwm2[*]}" '
 	BEGIN { n = split(hw, h, " "); split(lo, l, " ") }

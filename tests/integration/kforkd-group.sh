@@ -25,6 +25,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
+. "$here/../lib/kforkd.sh"
 KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
 KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
 [ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
@@ -184,40 +185,9 @@ drained() {
 	fi
 }
 
-# out_check TOPIC FILES...: "MISSING DUPLICATES LINES" against HW; the
-# duplicated "PARTITION OFFSET" pairs go to $tmp/dups.
-out_check() {
-	local topic=$1
-	shift
-	cat "$@" 2>/dev/null | awk -v t="$topic" -v hw="${HW[*]}" -v dups="$tmp/dups" '
-		BEGIN { n = split(hw, h, " "); printf "" > dups }
-		$1 == t {
-			lines++
-			if (($2 " " $3) in seen) { dup++; print $2, $3 > dups }
-			seen[$2 " " $3] = 1
-		}
-		END {
-			m = 0
-			for (p = 0; p < n; p++)
-				for (o = 0; o < h[p + 1]; o++)
-					if (!((p " " o) in seen)) m++
-			print m, dup + 0, lines + 0
-		}'
-}
-
-# covered TOPIC WHAT FILES...: every offset below HW present.
-covered() {
-	local topic=$1 what=$2 r m d l
-	shift 2
-	r=$(out_check "$topic" "$@")
-	read -r m d l <<< "$r"
-	if [ "$m" = 0 ]; then
-		pass "$what: every offset below the watermarks in the output ($l lines, $d duplicates)"
-	else
-		fail "$what: $m offsets missing from the output ($l lines, $d duplicates)"
-	fi
-	DUPS=$d
-}
+# out_check and covered (tests/lib/kforkd.sh): the duplicated "PARTITION
+# OFFSET" pairs go to $tmp/dups.
+KF_DUPS_FILE=$tmp/dups
 
 # stop_member NAME [kill]: graceful stop through kforkctl (exit 0 expected)
 # or SIGKILL.

@@ -13,80 +13,34 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+. "$here/../lib/kforkd.sh"
 HEAVY_S=${HEAVY_S:-60}
 SPARSE_S=${SPARSE_S:-60}
 P=8
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-heavy.XXXXXX")
-kpid=
-cleanup() {
-	if [ -n "$kpid" ]; then
-		kill -KILL "$kpid" 2>/dev/null || true
-		wait "$kpid" 2>/dev/null || true
-	fi
-	if [ -n "${KF_HEAVY_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+kf_tmpdir heavy KF_HEAVY_KEEP
+tmp=$KF_DIR
 
 db_start 3
 
-conf() {  # NAME GROUP TOPIC WORKERS HANDLER
-	cat > "$tmp/$1.conf" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "$2";
-  topics = [ "$3" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 10000;
-  commit_interval_ms = 1000;
-};
-workers = {
-  count = $4;
-  shutdown_timeout_ms = 5000;
-  handler = $5;
-};
-control = { socket = "$tmp/$1.sock"; };
-EOF
-}
+# NAME GROUP TOPIC WORKERS HANDLER; the workers at kforkd's default nice (5).
+conf() { KF_COMMIT_MS=1000 KF_SHUTDOWN_MS=5000 KF_NICE=5 kf_conf "$@"; }
 
-# Print FIELD... of the status, one a line ("counters.rebalances",
-# "lag" = the sum over the assignment, "committed" = the sum).
-status() {  # NAME FIELD...
-	"$KFORKCTL" -s "$tmp/$1.sock" status > "$tmp/$1.json" || return 1
-	python3 - "$tmp/$1.json" "${@:2}" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-for f in sys.argv[2:]:
-    if f in ("lag", "committed"):
-        print(sum(x[f] or 0 for x in d["assignment"]))
-    elif f == "nparts":
-        print(len(d["assignment"]))
-    else:
-        v = d
-        for k in f.split("."):
-            v = v[k]
-        print(v)
-PY
-}
+# Status fields for kf_get: the sums over the assignment.
+LAG_SUM='sum(x.lag or 0 for x in assignment)'
+COMMITTED_SUM='sum(x.committed or 0 for x in assignment)'
 
 wait_stable() {  # NAME
 	for _ in $(seq 300); do
-		[ "$(status "$1" state 2>/dev/null)" = stable ] && [ "$(status "$1" nparts)" -gt 0 ] &&
-			return 0
+		kf_true "$1" 'state == "stable" and len(assignment) > 0' && return 0
 		sleep 0.1
 	done
 	return 1
 }
 
 stop_kforkd() {  # NAME
-	"$KFORKCTL" -s "$tmp/$1.sock" stop || true
 	local rc=0
-	wait "$kpid" || rc=$?
-	kpid=
+	kf_stop "$1" || rc=$?
 	[ $rc -eq 0 ] && pass "$1: kforkctl stop, exit 0" || fail "$1: exit status $rc"
 }
 
@@ -97,18 +51,17 @@ cpu_sample() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6; exit }' /pr
 db topic heavy $P
 db produce heavy 4000 size=100
 conf heavy kf-heavy heavy 4 '{ type = "burn"; usec = 50000; }'
-"$KFORKD" -c "$tmp/heavy.conf" > "$tmp/heavy.log" 2>&1 &
-kpid=$!
+kf_start heavy
 wait_stable heavy || { fail "heavy: not stable in 30 s"; tail -20 "$tmp/heavy.log"; exit 1; }
-read -r reb0 <<< "$(status heavy counters.rebalances)"
+read -r reb0 <<< "$(kf_get heavy counters.rebalances)"
 read -r b0 i0 <<< "$(cpu_sample)"
 t_end=$(($(date +%s) + HEAVY_S))
 maxgap=0 commits_seen=() bad=
 while [ "$(date +%s)" -lt "$t_end" ]; do
 	sleep 5
-	kill -0 "$kpid" 2>/dev/null || { bad="kforkd died"; break; }
-	mapfile -t v < <(status heavy counters.rebalances counters.commit_failures \
-		counters.heartbeat_max_gap_ms committed state lag)
+	kf_alive heavy || { bad="kforkd died"; break; }
+	mapfile -t v < <(kf_get heavy counters.rebalances counters.commit_failures \
+		counters.heartbeat_max_gap_ms "$COMMITTED_SUM" state "$LAG_SUM")
 	echo "  heavy: state ${v[4]}, rebalances ${v[0]}, commit failures ${v[1]}," \
 		"heartbeat max gap ${v[2]} ms, committed ${v[3]}, lag ${v[5]}"
 	maxgap=${v[2]}
@@ -120,7 +73,7 @@ while [ "$(date +%s)" -lt "$t_end" ]; do
 done
 read -r b1 i1 <<< "$(cpu_sample)"
 busy=$(((b1 - b0) * 100 / (b1 - b0 + i1 - i0 + 1)))
-lag=$(status heavy lag)
+lag=$(kf_get heavy "$LAG_SUM")
 echo "heavy: machine CPU busy ${busy}% over ${HEAVY_S} s; heartbeat_max_gap_ms $maxgap; lag left $lag"
 if [ -z "$bad" ]; then
 	pass "heavy: ${HEAVY_S} s of 4 burning workers, no rebalance, no commit failure"
@@ -140,7 +93,7 @@ else
 fi
 [ "$busy" -ge 90 ] || echo "note: the machine was only ${busy}% busy (other load?)"
 # The same gaps as a histogram in the metrics: all of them at most 2 s.
-"$KFORKCTL" -s "$tmp/heavy.sock" metrics > "$tmp/metrics.txt"
+kf_ctl heavy metrics > "$tmp/metrics.txt"
 hist=$(awk '/^kfork_heartbeat_gap_seconds_bucket\{le="2"\}/ { le2 = $2 }
 	/^kfork_heartbeat_gap_seconds_bucket\{le="\+Inf"\}/ { inf = $2 }
 	/^kfork_heartbeat_gap_seconds_count/ { n = $2 }
@@ -165,10 +118,9 @@ fi
 # ---------------------------------------------------------------- sparse
 db topic sparse 2
 conf sparse kf-sparse sparse 2 '{ type = "noop"; }'
-"$KFORKD" -c "$tmp/sparse.conf" > "$tmp/sparse.log" 2>&1 &
-kpid=$!
+kf_start sparse
 wait_stable sparse || { fail "sparse: not stable in 30 s"; tail -20 "$tmp/sparse.log"; exit 1; }
-read -r reb0 <<< "$(status sparse counters.rebalances)"
+read -r reb0 <<< "$(kf_get sparse counters.rebalances)"
 sent=0 late=0 bad=
 t_end=$(($(date +%s) + SPARSE_S))
 while [ "$(date +%s)" -lt "$t_end" ]; do
@@ -177,12 +129,13 @@ while [ "$(date +%s)" -lt "$t_end" ]; do
 	ok=false
 	for _ in $(seq 40); do   # committed within 4 s (commit_interval_ms = 1000)
 		sleep 0.1
-		[ "$(status sparse committed)" = "$sent" ] && { ok=true; break; }
+		[ "$(kf_get sparse "$COMMITTED_SUM")" = "$sent" ] && { ok=true; break; }
 	done
 	$ok || late=$((late + 1))
 	sleep 7.5
 done
-mapfile -t v < <(status sparse counters.rebalances counters.heartbeats counters.heartbeat_max_gap_ms committed state)
+mapfile -t v < <(kf_get sparse counters.rebalances counters.heartbeats counters.heartbeat_max_gap_ms \
+	"$COMMITTED_SUM" state)
 echo "sparse: $sent records, one every 8 s; rebalances ${v[0]} (at start $reb0)," \
 	"heartbeats ${v[1]}, max gap ${v[2]} ms, committed ${v[3]}, state ${v[4]}"
 if [ "${v[0]}" = "$reb0" ] && [ "${v[4]}" = stable ]; then
