@@ -2,12 +2,13 @@
  * fetcher: Fetch requests per leader, records to the caller in order.
  * See fetcher.h for the contract.
  *
- * Every request is a heap object (struct freq) holding the request struct
- * and an arena for its arrays, as kf_conn_send wants them alive until the
- * answer.  Each one lists the (slot, epoch, offset) it asked for: a slot
- * that was unassigned, reassigned, paused or moved meanwhile no longer
- * matches, and its part of the answer is dropped.  All requests are on a
- * list so kf_fetcher_free can detach them.
+ * Every request is a heap object (struct freq, a lib/req.h request)
+ * holding the request struct and an arena for its arrays, as kf_conn_send
+ * wants them alive until the answer.  Each one lists the (slot, epoch,
+ * offset) it asked for: a slot that was unassigned, reassigned, paused or
+ * moved meanwhile no longer matches, and its part of the answer is
+ * dropped.  All requests are on the fetcher's list so kf_fetcher_free can
+ * detach them.
  *
  * Scheduling is deferred to a zero timer (kick): callbacks and API calls
  * only mark what changed, so nothing re-enters the response handler.
@@ -25,6 +26,7 @@
 #include "fetcher.h"
 #include "log.h"
 #include "proto_msgs.h"
+#include "req.h"
 
 #define FETCH_MAX_VERSION 18
 /* The last Fetch version that names topics; v13+ use topic ids (KIP-516),
@@ -58,11 +60,9 @@ struct fent {
 };
 
 struct freq {
-	struct kf_fetcher *f;   /* NULL once detached */
-	struct freq *next, *prev;
+	struct kf_req base;     /* owner: the fetcher, NULL once detached */
 	enum freq_kind kind;
 	int32_t node;
-	struct kf_arena arena;
 	union {
 		struct kf_fetch_req fetch;
 		struct kf_metadata_req md;
@@ -89,7 +89,7 @@ struct kf_fetcher {
 	uint32_t nslots;
 	struct broker *brokers;
 	int nbrokers;
-	struct freq *reqs;      /* every request in flight */
+	struct kf_req_list reqs; /* every request in flight */
 	bool md_inflight, md_wanted;
 	ev_timer kick, md_timer;
 	struct kf_batch_iter it;
@@ -106,19 +106,19 @@ struct kf_fetcher {
 enum kf_fetch_action kf_fetch_error_action(int16_t code)
 {
 	switch (code) {
-	case 0:
+	case KF_KERR_NONE:
 		return KF_FA_NONE;
-	case 1: /* OFFSET_OUT_OF_RANGE */
+	case KF_KERR_OFFSET_OUT_OF_RANGE:
 		return KF_FA_OUT_OF_RANGE;
-	case 3:   /* UNKNOWN_TOPIC_OR_PARTITION */
-	case 5:   /* LEADER_NOT_AVAILABLE */
-	case 6:   /* NOT_LEADER_OR_FOLLOWER */
-	case 9:   /* REPLICA_NOT_AVAILABLE */
-	case 56:  /* KAFKA_STORAGE_ERROR */
-	case 74:  /* FENCED_LEADER_EPOCH */
-	case 78:  /* OFFSET_NOT_AVAILABLE */
-	case 100: /* UNKNOWN_TOPIC_ID */
-	case 103: /* INCONSISTENT_TOPIC_ID */
+	case KF_KERR_UNKNOWN_TOPIC_OR_PARTITION:
+	case KF_KERR_LEADER_NOT_AVAILABLE:
+	case KF_KERR_NOT_LEADER_OR_FOLLOWER:
+	case KF_KERR_REPLICA_NOT_AVAILABLE:
+	case KF_KERR_KAFKA_STORAGE_ERROR:
+	case KF_KERR_FENCED_LEADER_EPOCH:
+	case KF_KERR_OFFSET_NOT_AVAILABLE:
+	case KF_KERR_UNKNOWN_TOPIC_ID:
+	case KF_KERR_INCONSISTENT_TOPIC_ID:
 		return KF_FA_METADATA;
 	default:
 		return KF_FA_BACKOFF;
@@ -141,33 +141,23 @@ static void kick(struct kf_fetcher *f)
 
 static struct freq *freq_new(struct kf_fetcher *f, enum freq_kind kind)
 {
-	struct freq *q = calloc(1, sizeof(*q));
+	struct freq *q = KF_REQ_NEW(&f->reqs, f, struct freq, base);
 	if (!q)
 		return NULL;
-	q->f = f;
 	q->kind = kind;
 	q->node = -1;
-	kf_arena_init(&q->arena);
-	q->next = f->reqs;
-	if (f->reqs)
-		f->reqs->prev = q;
-	f->reqs = q;
 	return q;
 }
 
 static void freq_free(struct freq *q)
 {
-	struct kf_fetcher *f = q->f;
-	if (f) {
-		if (q->prev)
-			q->prev->next = q->next;
-		else
-			f->reqs = q->next;
-		if (q->next)
-			q->next->prev = q->prev;
-	}
-	kf_arena_free(&q->arena);
-	free(q);
+	kf_req_free(&q->base);
+}
+
+/* The fetcher q is for, NULL once it is freed. */
+static struct kf_fetcher *freq_fetcher(const struct freq *q)
+{
+	return kf_req_owner(&q->base);
 }
 
 static struct broker *broker_get(struct kf_fetcher *f, int32_t node)
@@ -205,22 +195,20 @@ static void metadata_later(struct kf_fetcher *f)
 	}
 }
 
+/* The partition's entry in a Metadata answer, or NULL; *terr gets its
+ * topic's error code when the topic is there. */
 static const struct kf_metadata_resp_partition *
 md_find(const struct kf_metadata_resp *md, const char *topic, int32_t partition, int16_t *terr)
 {
-	for (int32_t i = 0; i < md->topics.n; i++) {
-		const struct kf_metadata_resp_topic *t =
-			&KF_AT(md->topics, struct kf_metadata_resp_topic, i);
-		if (!t->name || strcmp(t->name, topic) != 0)
-			continue;
-		*terr = t->error_code;
-		for (int32_t j = 0; j < t->partitions.n; j++) {
-			const struct kf_metadata_resp_partition *p =
-				&KF_AT(t->partitions, struct kf_metadata_resp_partition, j);
-			if (p->partition_index == partition)
-				return p;
-		}
+	const struct kf_metadata_resp_topic *t = kf_req_metadata_topic(md, topic);
+	if (!t)
 		return NULL;
+	*terr = t->error_code;
+	for (int32_t j = 0; j < t->partitions.n; j++) {
+		const struct kf_metadata_resp_partition *p =
+			&KF_AT(t->partitions, struct kf_metadata_resp_partition, j);
+		if (p->partition_index == partition)
+			return p;
 	}
 	return NULL;
 }
@@ -228,7 +216,7 @@ md_find(const struct kf_metadata_resp *md, const char *topic, int32_t partition,
 static void on_metadata(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct freq *q = opaque;
-	struct kf_fetcher *f = q->f;
+	struct kf_fetcher *f = freq_fetcher(q);
 	freq_free(q);
 	if (!f)
 		return;
@@ -288,22 +276,19 @@ static void send_metadata(struct kf_fetcher *f)
 		metadata_later(f);
 		return;
 	}
-	kf_proto_defaults(kf_api_metadata.req, &q->req.md);
-	struct kf_metadata_req_topic *ts =
-		kf_proto_array_new(kf_api_metadata.req, &q->req.md, "Topics", n, &q->arena);
+	const char **names = kf_req_alloc(&q->base, (size_t)n * sizeof(*names));
 	int nt = 0;
-	for (uint32_t s = 0; ts && s < f->nslots; s++) {
+	for (uint32_t s = 0; names && s < f->nslots; s++) {
 		struct part *p = f->slots[s];
 		bool seen = false;
 		for (int i = 0; p && i < nt && !seen; i++)
-			seen = strcmp(ts[i].name, p->topic) == 0;
+			seen = strcmp(names[i], p->topic) == 0;
 		if (p && !seen)
-			ts[nt++].name = kf_arena_strndup(&q->arena, p->topic, strlen(p->topic));
+			names[nt++] = p->topic;
 	}
-	q->req.md.topics.n = nt;
-	q->req.md.allow_auto_topic_creation = 0;
 	struct kf_conn *c = kf_cluster_any(f->cl);
-	if (!ts || !c || kf_conn_send(c, KF_API_METADATA, -1, &q->req.md, 0, on_metadata, q)) {
+	if (!names || kf_req_metadata(&q->base, &q->req.md, names, nt) != KF_OK || !c ||
+	    kf_conn_send(c, KF_API_METADATA, -1, &q->req.md, 0, on_metadata, q)) {
 		freq_free(q);
 		metadata_later(f);
 		return;
@@ -486,7 +471,7 @@ static void take_records(struct kf_fetcher *f, uint32_t slot, uint32_t epoch,
 
 static struct fent *find_ent(struct freq *q, int *cursor, const char *topic, int32_t partition)
 {
-	struct kf_fetcher *f = q->f;
+	struct kf_fetcher *f = freq_fetcher(q);
 	for (int k = 0; k < q->nents; k++) {
 		int i = (*cursor + k) % q->nents;
 		struct part *p = slot_part(f, q->ents[i].slot);
@@ -573,7 +558,7 @@ static const char *request_topic(const struct freq *q, const struct kf_uuid *id)
 static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct freq *q = opaque;
-	struct kf_fetcher *f = q->f;
+	struct kf_fetcher *f = freq_fetcher(q);
 	if (!f) {
 		freq_free(q);
 		return;
@@ -680,9 +665,9 @@ static int build_fetch(struct kf_fetcher *f, struct freq *q, int n, int16_t *max
 	for (int i = 0; i < n; i++)
 		nt += i == 0 || strcmp(f->slots[f->pick[i]]->topic, f->slots[f->pick[i - 1]]->topic);
 	struct kf_fetch_req_topic *ts =
-		kf_proto_array_new(kf_api_fetch.req, req, "Topics", nt, &q->arena);
+		kf_req_array(&q->base, kf_api_fetch.req, req, "Topics", nt);
 	const struct kf_schema *ts_s = kf_proto_sub(kf_api_fetch.req, "Topics");
-	q->ents = kf_arena_alloc(&q->arena, sizeof(*q->ents) * (size_t)n);
+	q->ents = kf_req_alloc(&q->base, sizeof(*q->ents) * (size_t)n);
 	if (!ts || !q->ents)
 		return KF_ENOMEM;
 	for (int i = 0, t = -1; i < n;) {
@@ -691,12 +676,12 @@ static int build_fetch(struct kf_fetcher *f, struct freq *q, int n, int16_t *max
 		while (k < n && strcmp(f->slots[f->pick[k]]->topic, p0->topic) == 0)
 			k++;
 		t++;
-		ts[t].topic = kf_arena_strndup(&q->arena, p0->topic, strlen(p0->topic));
+		ts[t].topic = kf_req_strdup(&q->base, p0->topic);
 		if (!kf_cluster_topic_id(f->cl, p0->topic, &ts[t].topic_id) &&
 		    *maxv > FETCH_NAMES_MAX_VERSION)
 			*maxv = FETCH_NAMES_MAX_VERSION;
 		struct kf_fetch_req_partition *ps =
-			kf_proto_array_new(ts_s, &ts[t], "Partitions", k - i, &q->arena);
+			kf_req_array(&q->base, ts_s, &ts[t], "Partitions", k - i);
 		if (!ts[t].topic || !ps)
 			return KF_ENOMEM;
 		for (int j = i; j < k; j++) {
@@ -802,7 +787,7 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_list(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct freq *q = opaque;
-	struct kf_fetcher *f = q->f;
+	struct kf_fetcher *f = freq_fetcher(q);
 	uint32_t slot = (uint32_t)q->nents;
 	int16_t code = 0;
 	int64_t offset = -1;
@@ -810,7 +795,7 @@ static void on_list(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 	(void)ver;
 	if (!err) {
 		const struct kf_list_offsets_resp *r = resp;
-		code = 3; /* the partition missing from the answer */
+		code = KF_KERR_UNKNOWN_TOPIC_OR_PARTITION; /* the partition missing from the answer */
 		for (int32_t i = 0; i < r->topics.n; i++) {
 			const struct kf_list_offsets_resp_topic *t =
 				&KF_AT(r->topics, struct kf_list_offsets_resp_topic, i);
@@ -859,11 +844,11 @@ int kf_fetcher_list_offsets(struct kf_fetcher *f, uint32_t slot, int64_t timesta
 	req->replica_id = -1;
 	req->isolation_level = (int8_t)f->conf.isolation;
 	struct kf_list_offsets_req_topic *t =
-		kf_proto_array_new(kf_api_list_offsets.req, req, "Topics", 1, &q->arena);
+		kf_req_array(&q->base, kf_api_list_offsets.req, req, "Topics", 1);
 	const struct kf_schema *ts = kf_proto_sub(kf_api_list_offsets.req, "Topics");
 	struct kf_list_offsets_req_partition *ps =
-		t ? kf_proto_array_new(ts, t, "Partitions", 1, &q->arena) : NULL;
-	if (!ps || !(t->name = kf_arena_strndup(&q->arena, p->topic, strlen(p->topic)))) {
+		t ? kf_req_array(&q->base, ts, t, "Partitions", 1) : NULL;
+	if (!ps || !(t->name = kf_req_strdup(&q->base, p->topic))) {
 		freq_free(q);
 		return KF_ENOMEM;
 	}
@@ -911,16 +896,19 @@ struct kf_fetcher *kf_fetcher_new(struct ev_loop *loop, struct kf_cluster *cl,
 	return f;
 }
 
+/* No callback runs once the fetcher is freed. */
+static void forget_list_cb(struct kf_req *r)
+{
+	struct freq *q = KF_REQ_OF(r, struct freq, base);
+	if (q->kind == FREQ_LIST)
+		q->list_cb = NULL;
+}
+
 void kf_fetcher_free(struct kf_fetcher *f)
 {
 	if (!f)
 		return;
-	for (struct freq *q = f->reqs, *next; q; q = next) {
-		next = q->next;
-		q->f = NULL; /* their callbacks free them quietly */
-		if (q->kind == FREQ_LIST)
-			q->list_cb = NULL;
-	}
+	kf_req_detach_all(&f->reqs, forget_list_cb); /* their callbacks free them quietly */
 	ev_timer_stop(f->loop, &f->kick);
 	ev_timer_stop(f->loop, &f->md_timer);
 	for (uint32_t s = 0; s < f->nslots; s++)

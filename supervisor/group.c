@@ -12,6 +12,15 @@
  * its assignment is computed from, cover every topic any member subscribes
  * to (0 for a topic that did not exist), and live until the next JoinGroup
  * or rejoin; a follower has none.  While stable, a timer re-reads them.
+ *
+ * Out of memory never aborts: as in every other module, KF_ENOMEM fails
+ * the one step that could not allocate and the group carries on with what
+ * it holds.  A step of the join flow (FindCoordinator, Metadata, JoinGroup,
+ * SyncGroup, OffsetFetch, and the leader's assignment) is retried after
+ * the group's backoff, as an answer that asks to retry would be; a
+ * heartbeat waits for its next tick, the partition count check for its
+ * next period, LeaveGroup is skipped; a commit's callback gets KF_ENOMEM,
+ * from the loop as always; kf_group_new returns NULL.
  */
 #include "config.h"
 
@@ -27,6 +36,7 @@
 #include "group.h"
 #include "log.h"
 #include "proto_msgs.h"
+#include "req.h"
 
 #define LOGC "group"
 #define BACKOFF_MIN 0.1
@@ -52,13 +62,12 @@ static const char *const gstate_names[] = {
 	"init", "revoking", "join", "sync", "fetch", "stable", "leaving", "done", "fatal",
 };
 
-/* One request in flight: the request struct and everything it points to. */
+/* One request in flight (lib/req.h): the request struct and everything
+ * it points to, on the group's list. */
 struct greq {
-	struct kf_group *g;          /* NULL once the group is freed */
-	struct greq *prev, *next;
+	struct kf_req base;          /* owner: the group, NULL once it is freed */
 	uint32_t epoch;
 	int32_t generation;          /* heartbeats and commits: what was sent */
-	struct kf_arena arena;
 	union {
 		struct kf_find_coordinator_req fc;
 		struct kf_metadata_req md;
@@ -75,7 +84,18 @@ struct greq {
 	void *cb_arg;
 	struct kf_group_tp *tps;
 	int ntps;
-	ev_timer *refuse;            /* a commit refused from the loop */
+	int refuse_err;              /* refused commit: its err, on g->refused */
+	struct greq *refused_next;
+};
+
+/* Commits refused without a request (none could be allocated): their
+ * callbacks, run from the loop with KF_ENOMEM.  kforkd has at most a
+ * periodic commit and a barrier's out at once. */
+#define NOMEM_COMMITS 8
+
+struct nomem_commit {
+	kf_group_commit_cb *cb;
+	void *arg;
 };
 
 struct kf_group {
@@ -117,6 +137,7 @@ struct kf_group {
 	bool has_snap;
 
 	ev_timer retry, hb, revoke, leave_t, check;
+	ev_timer refuse;             /* serves refused commits from the loop */
 	double backoff;
 	ev_tstamp last_hb_ok, last_hb_send;
 	bool gap_valid;
@@ -125,7 +146,10 @@ struct kf_group {
 	void *leave_arg;
 
 	struct kf_group_counters cnt;
-	struct greq *reqs;           /* in flight */
+	struct kf_req_list reqs;     /* in flight */
+	struct greq *refused, **refused_tail;  /* refused commits, in order */
+	struct nomem_commit nomem_commits[NOMEM_COMMITS];
+	int nnomem_commits;
 };
 
 static void advance(struct kf_group *g);
@@ -139,31 +163,31 @@ enum kf_group_action kf_group_error_action(int16_t api_key, int err, int16_t cod
 	if (err != KF_OK)
 		return KF_GA_REDISCOVER;
 	switch (code) {
-	case 0:
+	case KF_KERR_NONE:
 		return KF_GA_OK;
-	case 79: /* MEMBER_ID_REQUIRED */
+	case KF_KERR_MEMBER_ID_REQUIRED:
 		return api_key == KF_API_JOIN_GROUP ? KF_GA_RETRY_NOW : KF_GA_BACKOFF;
-	case 27: /* REBALANCE_IN_PROGRESS */
+	case KF_KERR_REBALANCE_IN_PROGRESS:
 		return KF_GA_REJOIN;
-	case 22: /* ILLEGAL_GENERATION */
+	case KF_KERR_ILLEGAL_GENERATION:
 		return KF_GA_RESET_GEN;
-	case 25: /* UNKNOWN_MEMBER_ID */
+	case KF_KERR_UNKNOWN_MEMBER_ID:
 		return KF_GA_RESET_MEMBER;
-	case 7:  /* REQUEST_TIMED_OUT */
-	case 15: /* COORDINATOR_NOT_AVAILABLE */
-	case 16: /* NOT_COORDINATOR */
+	case KF_KERR_REQUEST_TIMED_OUT:
+	case KF_KERR_COORDINATOR_NOT_AVAILABLE:
+	case KF_KERR_NOT_COORDINATOR:
 		return KF_GA_REDISCOVER;
-	case 14: /* COORDINATOR_LOAD_IN_PROGRESS */
+	case KF_KERR_COORDINATOR_LOAD_IN_PROGRESS:
 		return KF_GA_BACKOFF;
-	case 29: /* TOPIC_AUTHORIZATION_FAILED */
-	case 30: /* GROUP_AUTHORIZATION_FAILED */
-	case 82: /* FENCED_INSTANCE_ID */
+	case KF_KERR_TOPIC_AUTHORIZATION_FAILED:
+	case KF_KERR_GROUP_AUTHORIZATION_FAILED:
+	case KF_KERR_FENCED_INSTANCE_ID:
 		return KF_GA_FATAL;
-	case 23: /* INCONSISTENT_GROUP_PROTOCOL */
-	case 24: /* INVALID_GROUP_ID */
-	case 26: /* INVALID_SESSION_TIMEOUT */
-	case 35: /* UNSUPPORTED_VERSION */
-	case 81: /* GROUP_MAX_SIZE_REACHED */
+	case KF_KERR_INCONSISTENT_GROUP_PROTOCOL:
+	case KF_KERR_INVALID_GROUP_ID:
+	case KF_KERR_INVALID_SESSION_TIMEOUT:
+	case KF_KERR_UNSUPPORTED_VERSION:
+	case KF_KERR_GROUP_MAX_SIZE_REACHED:
 		return api_key == KF_API_JOIN_GROUP ? KF_GA_FATAL : KF_GA_BACKOFF;
 	default:
 		return KF_GA_BACKOFF;
@@ -181,18 +205,15 @@ const char *kf_group_action_name(enum kf_group_action a)
 
 /* ------------------------------------------------------------ helpers */
 
-static char *xstrdup(const char *s)
+/* Replace *dst with a copy of s (NULL: ""); on KF_ENOMEM *dst stays. */
+static int set_str(char **dst, const char *s)
 {
 	char *d = strdup(s ? s : "");
 	if (!d)
-		abort();
-	return d;
-}
-
-static void set_str(char **dst, const char *s)
-{
+		return KF_ENOMEM;
 	free(*dst);
-	*dst = xstrdup(s);
+	*dst = d;
+	return KF_OK;
 }
 
 static bool is_static(const struct kf_group *g)
@@ -210,48 +231,28 @@ static void set_state(struct kf_group *g, enum gstate s)
 	g->state = s;
 }
 
+/* A request on g's list, or NULL when out of memory.  Strings and arrays
+ * it points to live in its arena (kf_req_strdup...): it may be encoded
+ * after the group changed them, or after the group is gone. */
 static struct greq *greq_new(struct kf_group *g)
 {
-	struct greq *q = calloc(1, sizeof(*q));
+	struct greq *q = KF_REQ_NEW(&g->reqs, g, struct greq, base);
 	if (!q)
-		abort();
-	q->g = g;
+		return NULL;
 	q->epoch = g->epoch;
 	q->generation = g->generation;
-	kf_arena_init(&q->arena);
-	q->next = g->reqs;
-	if (g->reqs)
-		g->reqs->prev = q;
-	g->reqs = q;
 	return q;
 }
 
 static void greq_free(struct greq *q)
 {
-	struct kf_group *g = q->g;
-	if (g) {
-		if (q->prev)
-			q->prev->next = q->next;
-		else
-			g->reqs = q->next;
-		if (q->next)
-			q->next->prev = q->prev;
-	}
-	kf_arena_free(&q->arena);
-	free(q->tps);
-	free(q);
+	kf_req_free(&q->base);
 }
 
-/* Strings a request points to live in its arena: it may be encoded after
- * the group changed them, or after the group is gone. */
-static char *adup(struct greq *q, const char *s)
+/* The group q is for, NULL once the group is freed. */
+static struct kf_group *greq_group(const struct greq *q)
 {
-	if (!s)
-		return NULL;
-	char *d = kf_arena_strndup(&q->arena, s, strlen(s));
-	if (!d)
-		abort();
-	return d;
+	return kf_req_owner(&q->base);
 }
 
 static struct kf_conn *coord_conn(struct kf_group *g)
@@ -303,7 +304,7 @@ static void send_req(struct kf_group *g, struct kf_conn *c, int16_t api, int16_t
  * abandoned since the request went out. */
 static struct kf_group *current(struct greq *q)
 {
-	struct kf_group *g = q->g;
+	struct kf_group *g = greq_group(q);
 	return g && q->epoch == g->epoch ? g : NULL;
 }
 
@@ -391,7 +392,7 @@ static void react(struct kf_group *g, int16_t api, enum kf_group_action a, int e
 		break;
 	case KF_GA_RESET_MEMBER:
 		g->generation = -1;
-		set_str(&g->member_id, "");
+		g->member_id[0] = '\0'; /* always a string of its own: nothing to allocate */
 		rejoin(g, what, true);
 		break;
 	case KF_GA_REDISCOVER:
@@ -403,7 +404,7 @@ static void react(struct kf_group *g, int16_t api, enum kf_group_action a, int e
 		backoff(g);
 		break;
 	case KF_GA_FATAL:
-		if (code == 82)
+		if (code == KF_KERR_FENCED_INSTANCE_ID)
 			fatal(g, "FENCED_INSTANCE_ID: another member joined with group_instance_id \"%s\" "
 				 "and took its place; each member needs its own id",
 			      g->instance_id ? g->instance_id : "");
@@ -412,6 +413,13 @@ static void react(struct kf_group *g, int16_t api, enum kf_group_action a, int e
 			      what, code, g->group);
 		break;
 	}
+}
+
+/* A step of the join flow could not allocate: try it again after the
+ * backoff (see the top of this file).  advance() knows which step. */
+static void step_nomem(struct kf_group *g, int16_t api)
+{
+	react(g, api, KF_GA_BACKOFF, KF_ENOMEM, 0);
 }
 
 /* ------------------------------------------------------------ assignment */
@@ -492,13 +500,13 @@ static void on_revoke_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ------------------------------------------------------------ FindCoordinator */
 
-static void send_metadata(struct kf_group *g, const char *const *topics, int n,
-			  kf_conn_resp_cb *cb);
+static int send_metadata(struct kf_group *g, const char *const *topics, int n,
+			 kf_conn_resp_cb *cb);
 
 static void on_md_brokers(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = q->g;
+	struct kf_group *g = greq_group(q);
 	(void)c, (void)ver;
 	greq_free(q);
 	if (!g)
@@ -528,7 +536,7 @@ static void on_coordinator(struct kf_conn *c, int err, int16_t ver, void *resp, 
 	struct greq *q = opaque;
 	/* Not dropped by epoch: only one is in flight, and whichever step is
 	 * current now needs the coordinator. */
-	struct kf_group *g = q->g;
+	struct kf_group *g = greq_group(q);
 	(void)c, (void)ver;
 	if (g)
 		g->coord_inflight = false;
@@ -586,42 +594,58 @@ static void send_coordinator(struct kf_group *g)
 	if (g->coord_inflight)
 		return;
 	struct greq *q = greq_new(g);
+	if (!q)
+		goto out_nomem;
 	kf_proto_defaults(kf_api_find_coordinator.req, &q->r.fc);
-	q->r.fc.key = adup(q, g->group);
+	q->r.fc.key = kf_req_strdup(&q->base, g->group);
 	q->r.fc.key_type = 0;
 	q->keys[0] = q->r.fc.key;
 	q->r.fc.coordinator_keys.v = q->keys;
 	q->r.fc.coordinator_keys.n = 1;
+	if (kf_req_nomem(&q->base))
+		goto out_free;
 	g->coord_inflight = true;
 	send_req(g, kf_cluster_any(g->cl), KF_API_FIND_COORDINATOR, -1, q, 10000, on_coordinator);
+	return;
+out_free:
+	greq_free(q);
+out_nomem:
+	step_nomem(g, KF_API_FIND_COORDINATOR);
 }
 
-static void send_metadata(struct kf_group *g, const char *const *topics, int n,
-			  kf_conn_resp_cb *cb)
+/* Metadata for n topics (copied) from any broker; cb gets the answer (or
+ * a refusal to send, as a transport error).  KF_ENOMEM: nothing was sent
+ * and cb does not run. */
+static int send_metadata(struct kf_group *g, const char *const *topics, int n,
+			 kf_conn_resp_cb *cb)
 {
 	struct greq *q = greq_new(g);
-	kf_proto_defaults(kf_api_metadata.req, &q->r.md);
-	struct kf_metadata_req_topic *ts =
-		kf_proto_array_new(kf_api_metadata.req, &q->r.md, "Topics", n, &q->arena);
-	for (int i = 0; i < n; i++)
-		ts[i].name = kf_arena_strndup(&q->arena, topics[i], strlen(topics[i]));
-	q->r.md.allow_auto_topic_creation = 0;
+	if (!q)
+		return KF_ENOMEM;
+	if (kf_req_metadata(&q->base, &q->r.md, topics, n) != KF_OK) {
+		greq_free(q);
+		return KF_ENOMEM;
+	}
 	send_req(g, kf_cluster_any(g->cl), KF_API_METADATA, -1, q, 10000, cb);
+	return KF_OK;
 }
 
 /* ------------------------------------------------------------ JoinGroup */
 
 static void send_sync(struct kf_group *g, const struct kf_consumer_assignment *asg);
 
-/* Encoded ConsumerProtocol bytes copied into arena a. */
-static struct kf_bytes to_arena(struct kf_wr *w, struct kf_arena *a)
+/* Encoded ConsumerProtocol bytes copied into q's arena (the writer's only
+ * error is KF_ENOMEM). */
+static struct kf_bytes to_arena(struct kf_wr *w, struct greq *q)
 {
 	struct kf_bytes b = { NULL, 0 };
+	if (w->err)
+		q->base.nomem = true;
 	if (w->err || !w->len)
 		return b;
-	uint8_t *p = kf_arena_alloc(a, w->len);
+	uint8_t *p = kf_req_alloc(&q->base, w->len);
 	if (!p)
-		abort();
+		return b;
 	memcpy(p, w->buf, w->len);
 	b.p = p;
 	b.len = (int32_t)w->len;
@@ -636,37 +660,38 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
  * not in the answer at all). */
 static int32_t md_partitions(const struct kf_metadata_resp *md, const char *topic)
 {
-	for (int32_t i = 0; i < md->topics.n; i++) {
-		const struct kf_metadata_resp_topic *t =
-			&KF_AT(md->topics, struct kf_metadata_resp_topic, i);
-		if (!t->name || strcmp(t->name, topic) != 0)
-			continue;
-		if (t->error_code == 3) /* UNKNOWN_TOPIC_OR_PARTITION */
-			return 0;
-		return t->error_code ? -1 : t->partitions.n;
-	}
-	return -1;
+	const struct kf_metadata_resp_topic *t = kf_req_metadata_topic(md, topic);
+	if (!t)
+		return -1;
+	if (t->error_code == KF_KERR_UNKNOWN_TOPIC_OR_PARTITION)
+		return 0;
+	return t->error_code ? -1 : t->partitions.n;
 }
 
 /* Remember the counts the assignment is computed from, for every topic
- * the leader asked about (req): what on_leader_md leaves out counts 0. */
-static void take_snapshot(struct kf_group *g, const struct kf_metadata_req *req,
-			  const struct kf_metadata_resp *md)
+ * the leader asked about (req): what on_leader_md leaves out counts 0.
+ * KF_ENOMEM leaves no snapshot. */
+static int take_snapshot(struct kf_group *g, const struct kf_metadata_req *req,
+			 const struct kf_metadata_resp *md)
 {
 	drop_snapshot(g);
 	g->snap = kf_arena_alloc(&g->snap_arena, (size_t)(req->topics.n + 1) * sizeof(*g->snap));
 	if (!g->snap)
-		abort();
+		goto out_nomem;
 	for (int32_t i = 0; i < req->topics.n; i++) {
 		const char *t = KF_AT(req->topics, struct kf_metadata_req_topic, i).name;
 		int32_t n = md_partitions(md, t);
 		g->snap[i].topic = kf_arena_strndup(&g->snap_arena, t, strlen(t));
 		if (!g->snap[i].topic)
-			abort();
+			goto out_nomem;
 		g->snap[i].partitions = n > 0 ? n : 0;
 	}
 	g->nsnap = req->topics.n;
 	g->has_snap = true;
+	return KF_OK;
+out_nomem:
+	drop_snapshot(g);
+	return KF_ENOMEM;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -689,18 +714,25 @@ static void leader_metadata(struct kf_group *g)
 			if (have || !t)
 				continue;
 			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				ts = realloc(ts, (size_t)cap * sizeof(*ts));
-				if (!ts)
-					abort();
+				int ncap = cap ? cap * 2 : 16;
+				const char **v = realloc(ts, (size_t)ncap * sizeof(*ts));
+				if (!v)
+					goto out_nomem;
+				ts = v;
+				cap = ncap;
 			}
 			ts[n++] = t;
 		}
 	}
 	if (n > 1)
 		qsort(ts, (size_t)n, sizeof(*ts), cmp_str);
-	send_metadata(g, ts, n, on_leader_md);
+	if (send_metadata(g, ts, n, on_leader_md) != KF_OK)
+		goto out_nomem;
 	free(ts);
+	return;
+out_nomem:
+	free(ts);
+	step_nomem(g, KF_API_METADATA);
 }
 
 static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
@@ -725,16 +757,25 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 	kf_arena_init(&a);
 	struct kf_group_topic *topics = kf_arena_alloc(&a, (size_t)(md->topics.n + 1) * sizeof(*topics));
 	int nt = 0;
-	for (int32_t i = 0; i < md->topics.n; i++) {
+	for (int32_t i = 0; topics && i < md->topics.n; i++) {
 		struct kf_metadata_resp_topic *t = &KF_AT(md->topics, struct kf_metadata_resp_topic, i);
 		if (t->error_code || !t->name || t->partitions.n <= 0)
 			continue;
 		topics[nt].topic = kf_arena_strndup(&a, t->name, strlen(t->name));
-		topics[nt].partitions = t->partitions.n;
-		nt++;
+		if (!topics[nt].topic)
+			topics = NULL;
+		else
+			topics[nt++].partitions = t->partitions.n;
 	}
-	take_snapshot(g, &q->r.md, md);
+	struct kf_consumer_assignment *out =
+		kf_arena_alloc(&a, (size_t)(g->nmembers + 1) * sizeof(*out));
+	int rc = topics && out ? take_snapshot(g, &q->r.md, md) : KF_ENOMEM;
 	greq_free(q);
+	if (rc != KF_OK) {
+		kf_arena_free(&a);
+		step_nomem(g, KF_API_METADATA);
+		return;
+	}
 	if (g->skip_assignment) {
 		/* KIP-814: a static leader that rejoined a stable group keeps
 		 * the current assignment; it only takes the snapshot, to watch
@@ -745,11 +786,9 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 		send_sync(g, NULL);
 		return;
 	}
-	struct kf_consumer_assignment *out =
-		kf_arena_alloc(&a, (size_t)(g->nmembers + 1) * sizeof(*out));
-	int rc = g->cb.assign ? g->cb.assign(g->opaque, g->protocol, g->members, g->nmembers,
-					     topics, nt, out, &a)
-			      : KF_ERR;
+	rc = g->cb.assign ? g->cb.assign(g->opaque, g->protocol, g->members, g->nmembers,
+					 topics, nt, out, &a)
+			  : KF_ERR;
 	if (rc != KF_OK) {
 		kf_err(LOGC, "%s: assignor %s failed: %s", g->group, g->protocol, kf_strerror(rc));
 		kf_arena_free(&a);
@@ -762,20 +801,29 @@ static void on_leader_md(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 	kf_arena_free(&a);
 }
 
-static void leader_path(struct kf_group *g, const struct kf_join_group_resp *r)
+/* The leader keeps the JoinGroup members (copied into join_arena) until
+ * SyncGroup goes out.  KF_ENOMEM keeps none. */
+static int take_members(struct kf_group *g, const struct kf_join_group_resp *r)
 {
-	kf_arena_free(&g->join_arena);
-	g->members = kf_arena_alloc(&g->join_arena, (size_t)(r->members.n + 1) * sizeof(*g->members));
+	struct kf_arena *a = &g->join_arena;
+	kf_arena_free(a);
 	g->nmembers = 0;
+	g->members = kf_arena_alloc(a, (size_t)(r->members.n + 1) * sizeof(*g->members));
+	if (!g->members)
+		goto out_nomem;
 	for (int32_t i = 0; i < r->members.n; i++) {
 		struct kf_join_group_resp_member *m = &KF_AT(r->members, struct kf_join_group_resp_member, i);
-		struct kf_consumer_subscription *s = kf_arena_alloc(&g->join_arena, sizeof(*s));
+		struct kf_consumer_subscription *s = kf_arena_alloc(a, sizeof(*s));
 		/* Copy the bytes: UserData points into them, and the frame goes away. */
-		uint8_t *p = kf_arena_alloc(&g->join_arena, (size_t)(m->metadata.len > 0 ? m->metadata.len : 1));
+		uint8_t *p = kf_arena_alloc(a, (size_t)(m->metadata.len > 0 ? m->metadata.len : 1));
+		if (!s || !p)
+			goto out_nomem;
 		if (m->metadata.len > 0)
 			memcpy(p, m->metadata.p, (size_t)m->metadata.len);
 		int rc = kf_consumer_subscription_decode(p, m->metadata.len > 0 ? (size_t)m->metadata.len : 0,
-							 &g->join_arena, s, NULL);
+							 a, s, NULL);
+		if (rc == KF_ENOMEM)
+			goto out_nomem;
 		if (rc != KF_OK) {
 			kf_warn(LOGC, "%s: member %s sent a bad subscription (%s); it gets nothing",
 				g->group, m->member_id, kf_strerror(rc));
@@ -783,13 +831,20 @@ static void leader_path(struct kf_group *g, const struct kf_join_group_resp *r)
 		}
 		struct kf_group_member *gm = &g->members[g->nmembers++];
 		const char *mid = m->member_id ? m->member_id : "";
-		gm->member_id = kf_arena_strndup(&g->join_arena, mid, strlen(mid));
+		gm->member_id = kf_arena_strndup(a, mid, strlen(mid));
 		gm->group_instance_id = m->group_instance_id
-			? kf_arena_strndup(&g->join_arena, m->group_instance_id, strlen(m->group_instance_id))
+			? kf_arena_strndup(a, m->group_instance_id, strlen(m->group_instance_id))
 			: NULL;
 		gm->sub = s;
+		if (!gm->member_id || (m->group_instance_id && !gm->group_instance_id))
+			goto out_nomem;
 	}
-	leader_metadata(g);
+	return KF_OK;
+out_nomem:
+	kf_arena_free(a);
+	g->members = NULL;
+	g->nmembers = 0;
+	return KF_ENOMEM;
 }
 
 static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
@@ -804,9 +859,12 @@ static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 	enum kf_group_action a = kf_group_error_action(KF_API_JOIN_GROUP, err, code, is_static(g));
 	if (a == KF_GA_RETRY_NOW) {
 		kf_info(LOGC, "%s: MEMBER_ID_REQUIRED, joining again as %s", g->group, r->member_id);
-		set_str(&g->member_id, r->member_id);
+		int rc = set_str(&g->member_id, r->member_id);
 		greq_free(q);
-		react(g, KF_API_JOIN_GROUP, a, err, code);
+		if (rc != KF_OK)
+			step_nomem(g, KF_API_JOIN_GROUP);
+		else
+			react(g, KF_API_JOIN_GROUP, a, err, code);
 		return;
 	}
 	if (a != KF_GA_OK) {
@@ -816,9 +874,13 @@ static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 		react(g, KF_API_JOIN_GROUP, a, err, code);
 		return;
 	}
-	set_str(&g->member_id, r->member_id);
-	set_str(&g->protocol, r->protocol_name);
-	set_str(&g->leader, r->leader);
+	if (set_str(&g->member_id, r->member_id) != KF_OK ||
+	    set_str(&g->protocol, r->protocol_name) != KF_OK ||
+	    set_str(&g->leader, r->leader) != KF_OK) {
+		greq_free(q);
+		step_nomem(g, KF_API_JOIN_GROUP);
+		return;
+	}
 	g->generation = r->generation_id;
 	g->backoff = 0;
 	g->last_hb_ok = ev_now(g->loop);
@@ -833,26 +895,31 @@ static void on_join(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 		leader ? "leader" : "follower", r->members.n);
 	set_state(g, GS_SYNC);
 	g->skip_assignment = leader && r->skip_assignment;
-	if (leader)
-		leader_path(g, r);
+	int rc = leader ? take_members(g, r) : KF_OK;
 	greq_free(q);
-	if (!leader)
+	if (rc != KF_OK)
+		step_nomem(g, KF_API_JOIN_GROUP);
+	else if (leader)
+		leader_metadata(g);
+	else
 		send_sync(g, NULL);
 }
 
 static void send_join(struct kf_group *g)
 {
 	struct greq *q = greq_new(g);
+	if (!q)
+		goto out_nomem;
 	struct kf_join_group_req *j = &q->r.join;
 	kf_proto_defaults(kf_api_join_group.req, j);
-	j->group_id = adup(q, g->group);
+	j->group_id = kf_req_strdup(&q->base, g->group);
 	j->session_timeout_ms = g->session_ms;
 	j->rebalance_timeout_ms = g->rebalance_ms;
-	j->member_id = adup(q, g->member_id);
-	j->group_instance_id = adup(q, g->instance_id);
+	j->member_id = kf_req_strdup(&q->base, g->member_id);
+	j->group_instance_id = kf_req_strdup(&q->base, g->instance_id);
 	j->protocol_type = "consumer";
 	struct kf_join_group_req_protocol *ps =
-		kf_proto_array_new(kf_api_join_group.req, j, "Protocols", g->nprotocols, &q->arena);
+		kf_req_array(&q->base, kf_api_join_group.req, j, "Protocols", g->nprotocols);
 	/* Java writes the subscription in version 3, topics sorted. */
 	struct kf_consumer_subscription sub;
 	memset(&sub, 0, sizeof(sub));
@@ -864,16 +931,23 @@ static void send_join(struct kf_group *g)
 	struct kf_wr w;
 	kf_wr_init(&w);
 	kf_consumer_subscription_encode(&w, 3, &sub);
-	struct kf_bytes meta = to_arena(&w, &q->arena);
+	struct kf_bytes meta = to_arena(&w, q);
 	kf_wr_free(&w);
-	for (int i = 0; i < g->nprotocols; i++) {
-		ps[i].name = adup(q, g->protocols[i]);
+	for (int i = 0; ps && i < g->nprotocols; i++) {
+		ps[i].name = kf_req_strdup(&q->base, g->protocols[i]);
 		ps[i].metadata = meta;
 	}
+	if (kf_req_nomem(&q->base))
+		goto out_free;
 	/* The broker holds JoinGroup until the rebalance completes. */
 	struct kf_conn *c = coord_conn(g);
 	kf_debug(LOGC, "%s: JoinGroup as '%s'", g->group, g->member_id);
 	send_req(g, c, KF_API_JOIN_GROUP, -1, q, g->rebalance_ms + 5000, on_join);
+	return;
+out_free:
+	greq_free(q);
+out_nomem:
+	step_nomem(g, KF_API_JOIN_GROUP);
 }
 
 /* ------------------------------------------------------------ SyncGroup */
@@ -897,6 +971,10 @@ static int take_assignment(struct kf_group *g, const struct kf_bytes *b)
 	for (int32_t i = 0; i < asg.assigned_partitions.n; i++)
 		n += KF_AT(asg.assigned_partitions, struct kf_consumer_topic_partitions, i).partitions.n;
 	g->tps = kf_arena_alloc(&g->asg_arena, (size_t)(n + 1) * sizeof(*g->tps));
+	if (!g->tps) {
+		drop_assignment(g);
+		return KF_ENOMEM;
+	}
 	for (int32_t i = 0; i < asg.assigned_partitions.n; i++) {
 		struct kf_consumer_topic_partitions *tp =
 			&KF_AT(asg.assigned_partitions, struct kf_consumer_topic_partitions, i);
@@ -924,7 +1002,7 @@ static void on_sync(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 		int rc = take_assignment(g, &r->assignment);
 		greq_free(q);
 		if (rc != KF_OK) {
-			kf_err(LOGC, "%s: cannot decode our assignment: %s", g->group, kf_strerror(rc));
+			kf_err(LOGC, "%s: cannot take our assignment: %s", g->group, kf_strerror(rc));
 			g->epoch++;
 			set_state(g, GS_JOIN);
 			backoff(g);
@@ -948,34 +1026,42 @@ static void on_sync(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 static void send_sync(struct kf_group *g, const struct kf_consumer_assignment *asg)
 {
 	struct greq *q = greq_new(g);
+	if (!q)
+		goto out_nomem;
 	struct kf_sync_group_req *s = &q->r.sync;
 	kf_proto_defaults(kf_api_sync_group.req, s);
-	s->group_id = adup(q, g->group);
+	s->group_id = kf_req_strdup(&q->base, g->group);
 	s->generation_id = g->generation;
-	s->member_id = adup(q, g->member_id);
-	s->group_instance_id = adup(q, g->instance_id);
+	s->member_id = kf_req_strdup(&q->base, g->member_id);
+	s->group_instance_id = kf_req_strdup(&q->base, g->instance_id);
 	s->protocol_type = "consumer";
-	s->protocol_name = adup(q, g->protocol);
+	s->protocol_name = kf_req_strdup(&q->base, g->protocol);
 	if (asg) {
-		struct kf_sync_group_req_assignment *as = kf_proto_array_new(
-			kf_api_sync_group.req, s, "Assignments", g->nmembers, &q->arena);
-		for (int i = 0; i < g->nmembers; i++) {
-			as[i].member_id = kf_arena_strndup(&q->arena, g->members[i].member_id,
-							   strlen(g->members[i].member_id));
+		struct kf_sync_group_req_assignment *as =
+			kf_req_array(&q->base, kf_api_sync_group.req, s, "Assignments", g->nmembers);
+		for (int i = 0; as && i < g->nmembers; i++) {
+			as[i].member_id = kf_req_strdup(&q->base, g->members[i].member_id);
 			struct kf_wr w;
 			kf_wr_init(&w);
 			struct kf_consumer_assignment one = asg[i];
 			if (one.user_data.len == 0 && !one.user_data.p)
 				one.user_data.len = -1;
 			kf_consumer_assignment_encode(&w, 3, &one);
-			as[i].assignment = to_arena(&w, &q->arena);
+			as[i].assignment = to_arena(&w, q);
 			kf_wr_free(&w);
 		}
 	}
 	kf_arena_free(&g->join_arena);
 	g->members = NULL;
 	g->nmembers = 0;
+	if (kf_req_nomem(&q->base))
+		goto out_free;
 	send_req(g, coord_conn(g), KF_API_SYNC_GROUP, -1, q, g->rebalance_ms + 5000, on_sync);
+	return;
+out_free:
+	greq_free(q);
+out_nomem:
+	step_nomem(g, KF_API_SYNC_GROUP);
 }
 
 /* ------------------------------------------------------------ OffsetFetch */
@@ -1042,13 +1128,17 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 static void send_fetch(struct kf_group *g)
 {
 	struct greq *q = greq_new(g);
+	if (!q)
+		goto out_nomem;
 	struct kf_offset_fetch_req *f = &q->r.of;
 	kf_proto_defaults(kf_api_offset_fetch.req, f);
-	f->group_id = adup(q, g->group);
+	f->group_id = kf_req_strdup(&q->base, g->group);
 	f->require_stable = 1;
 	/* One topic entry per distinct topic, in assignment order. */
 	int nt = 0;
-	const char **names = kf_arena_alloc(&q->arena, (size_t)(g->ntps + 1) * sizeof(*names));
+	const char **names = kf_req_alloc(&q->base, (size_t)(g->ntps + 1) * sizeof(*names));
+	if (!names)
+		goto out_free;
 	for (int i = 0; i < g->ntps; i++) {
 		bool have = false;
 		for (int k = 0; k < nt && !have; k++)
@@ -1058,24 +1148,26 @@ static void send_fetch(struct kf_group *g)
 	}
 	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_fetch.req, "Topics");
 	struct kf_offset_fetch_req_topic *ts =
-		kf_proto_array_new(kf_api_offset_fetch.req, f, "Topics", nt, &q->arena);
+		kf_req_array(&q->base, kf_api_offset_fetch.req, f, "Topics", nt);
 	int16_t maxv = -1;
-	for (int k = 0; k < nt; k++) {
-		ts[k].name = kf_arena_strndup(&q->arena, names[k], strlen(names[k]));
+	for (int k = 0; ts && k < nt; k++) {
+		ts[k].name = kf_req_strdup(&q->base, names[k]);
 		if (!kf_cluster_topic_id(g->cl, names[k], &ts[k].topic_id))
 			maxv = KF_GROUP_NAMES_MAX_VERSION;
 		int n = 0;
 		for (int i = 0; i < g->ntps; i++)
 			n += strcmp(g->tps[i].topic, names[k]) == 0;
-		int32_t *ps = kf_proto_array_new(ts_s, &ts[k], "PartitionIndexes", n, &q->arena);
+		int32_t *ps = kf_req_array(&q->base, ts_s, &ts[k], "PartitionIndexes", n);
 		n = 0;
-		for (int i = 0; i < g->ntps; i++)
+		for (int i = 0; ps && i < g->ntps; i++)
 			if (strcmp(g->tps[i].topic, names[k]) == 0)
 				ps[n++] = g->tps[i].partition;
 	}
 	/* v8+ carries the same request as a one-group batch. */
 	struct kf_offset_fetch_req_group *gs =
-		kf_proto_array_new(kf_api_offset_fetch.req, f, "Groups", 1, &q->arena);
+		kf_req_array(&q->base, kf_api_offset_fetch.req, f, "Groups", 1);
+	if (kf_req_nomem(&q->base))
+		goto out_free;
 	gs[0].group_id = f->group_id;
 	gs[0].topics = f->topics;
 	if (nt == 0) {
@@ -1083,6 +1175,11 @@ static void send_fetch(struct kf_group *g)
 		return;
 	}
 	send_req(g, coord_conn(g), KF_API_OFFSET_FETCH, maxv, q, 30000, on_fetch);
+	return;
+out_free:
+	greq_free(q);
+out_nomem:
+	step_nomem(g, KF_API_OFFSET_FETCH);
 }
 
 /* ------------------------------------------------------------ Heartbeat */
@@ -1090,7 +1187,7 @@ static void send_fetch(struct kf_group *g)
 static void on_heartbeat(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = q->g;
+	struct kf_group *g = greq_group(q);
 	(void)c, (void)ver;
 	if (g)
 		g->hb_inflight = false;
@@ -1103,8 +1200,8 @@ static void on_heartbeat(struct kf_conn *c, int err, int16_t ver, void *resp, vo
 	int16_t code = err ? 0 : r->error_code;
 	enum kf_group_action a = kf_group_error_action(KF_API_HEARTBEAT, err, code, is_static(g));
 	/* The coordinator kept our session alive for any answer that does
-	 * not drop the member: a rebalance (27) may take longer than the
-	 * session timeout while we revoke and rejoin. */
+	 * not drop the member: a rebalance (REBALANCE_IN_PROGRESS) may take
+	 * longer than the session timeout while we revoke and rejoin. */
 	if (a == KF_GA_OK || a == KF_GA_REJOIN)
 		g->last_hb_ok = ev_now(g->loop);
 	if (a == KF_GA_OK) {
@@ -1192,11 +1289,20 @@ static void on_hb_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		g->last_hb_send = now;
 	}
 	struct greq *q = greq_new(g);
-	kf_proto_defaults(kf_api_heartbeat.req, &q->r.hb);
-	q->r.hb.group_id = adup(q, g->group);
-	q->r.hb.generation_id = g->generation;
-	q->r.hb.member_id = adup(q, g->member_id);
-	q->r.hb.group_instance_id = adup(q, g->instance_id);
+	if (q) {
+		kf_proto_defaults(kf_api_heartbeat.req, &q->r.hb);
+		q->r.hb.group_id = kf_req_strdup(&q->base, g->group);
+		q->r.hb.generation_id = g->generation;
+		q->r.hb.member_id = kf_req_strdup(&q->base, g->member_id);
+		q->r.hb.group_instance_id = kf_req_strdup(&q->base, g->instance_id);
+	}
+	if (!q || kf_req_nomem(&q->base)) {
+		/* As an answer that asks to retry: the next tick does. */
+		kf_warn(LOGC, "%s: heartbeat: %s", g->group, kf_strerror(KF_ENOMEM));
+		if (q)
+			greq_free(q);
+		return;
+	}
 	g->hb_inflight = true;
 	send_req(g, coord_conn(g), KF_API_HEARTBEAT, -1, q, g->session_ms, on_heartbeat);
 }
@@ -1227,13 +1333,18 @@ static void on_check_md(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 {
 	struct greq *q = opaque;
 	(void)c, (void)ver;
-	if (q->g)
-		q->g->check_inflight = false;
+	if (greq_group(q))
+		greq_group(q)->check_inflight = false; /* whether stale or not */
 	struct kf_group *g = answer_for(q, GS_STABLE);
 	if (!g)
 		return;
 	if (!err && kf_cluster_set_brokers(g->cl, resp) != KF_OK)
 		err = KF_EAGAIN;
+	int n = q->r.md.topics.n;
+	struct kf_group_topic *cur =
+		err ? NULL : kf_req_alloc(&q->base, (size_t)(n + 1) * sizeof(*cur));
+	if (!err && !cur)
+		err = KF_ENOMEM;
 	if (err) {
 		/* The next tick asks again; the assignment stands meanwhile. */
 		kf_info(LOGC, "%s: metadata for the partition count check: %s", g->group,
@@ -1242,10 +1353,6 @@ static void on_check_md(struct kf_conn *c, int err, int16_t ver, void *resp, voi
 		return;
 	}
 	struct kf_metadata_resp *md = resp;
-	int n = q->r.md.topics.n;
-	struct kf_group_topic *cur = kf_arena_alloc(&q->arena, (size_t)(n + 1) * sizeof(*cur));
-	if (!cur)
-		abort();
 	for (int i = 0; i < n; i++) {
 		cur[i].topic = KF_AT(q->r.md.topics, struct kf_metadata_req_topic, i).name;
 		cur[i].partitions = md_partitions(md, cur[i].topic);
@@ -1269,14 +1376,19 @@ static void on_check_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	if (g->state != GS_STABLE || !g->has_snap || g->nsnap <= 0 || g->check_inflight)
 		return;
 	const char **ts = calloc((size_t)g->nsnap, sizeof(*ts));
-	if (!ts)
-		abort();
-	for (int i = 0; i < g->nsnap; i++)
+	int rc = ts ? KF_OK : KF_ENOMEM;
+	for (int i = 0; ts && i < g->nsnap; i++)
 		ts[i] = g->snap[i].topic;
 	kf_debug(LOGC, "%s: checking the partition counts of %d topics", g->group, g->nsnap);
 	g->check_inflight = true;
-	send_metadata(g, ts, g->nsnap, on_check_md);
+	if (rc == KF_OK)
+		rc = send_metadata(g, ts, g->nsnap, on_check_md);
 	free(ts);
+	if (rc != KF_OK) {
+		/* The next tick asks again. */
+		g->check_inflight = false;
+		kf_info(LOGC, "%s: partition count check: %s", g->group, kf_strerror(rc));
+	}
 }
 
 /* ------------------------------------------------------------ driving */
@@ -1293,7 +1405,11 @@ static void advance(struct kf_group *g)
 		/* Known node, unknown address: the broker table needs metadata. */
 		if (!g->md_inflight) {
 			g->md_inflight = true;
-			send_metadata(g, (const char *const *)g->topics, g->ntopics, on_md_brokers);
+			if (send_metadata(g, (const char *const *)g->topics, g->ntopics,
+					  on_md_brokers) != KF_OK) {
+				g->md_inflight = false;
+				step_nomem(g, KF_API_METADATA);
+			}
 		}
 		return;
 	}
@@ -1348,10 +1464,18 @@ static void commit_done(struct kf_group *g, struct greq *q, int err)
 		q->cb(q->cb_arg, err, q->tps, q->ntps);
 }
 
+/* Partition codes that say the group moved on: one of them decides a
+ * commit's outcome over any other partition's code. */
+static bool commit_code_wins(int16_t code)
+{
+	return code == KF_KERR_REBALANCE_IN_PROGRESS || code == KF_KERR_ILLEGAL_GENERATION ||
+	       code == KF_KERR_UNKNOWN_MEMBER_ID || code == KF_KERR_FENCED_INSTANCE_ID;
+}
+
 static void on_commit(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = q->g;
+	struct kf_group *g = greq_group(q);
 	(void)c, (void)ver;
 	int16_t worst = 0;
 	if (!err) {
@@ -1369,8 +1493,7 @@ static void on_commit(struct kf_conn *c, int err, int16_t ver, void *resp, void 
 					if (q->tps[k].partition == p->partition_index && name &&
 					    strcmp(q->tps[k].topic, name) == 0)
 						q->tps[k].error = p->error_code;
-				if (p->error_code && (!worst || p->error_code == 27 || p->error_code == 22 ||
-						      p->error_code == 25 || p->error_code == 82))
+				if (p->error_code && (!worst || commit_code_wins(p->error_code)))
 					worst = p->error_code;
 			}
 		}
@@ -1394,41 +1517,76 @@ static void on_commit(struct kf_conn *c, int err, int16_t ver, void *resp, void 
 		react(g, KF_API_OFFSET_COMMIT, a, err, worst);
 }
 
-static void on_commit_refused(struct ev_loop *loop, ev_timer *w, int revents);
+static void refuse_soon(struct kf_group *g)
+{
+	if (!ev_is_active(&g->refuse)) {
+		ev_timer_set(&g->refuse, 0., 0.);
+		ev_timer_start(g->loop, &g->refuse);
+	}
+}
+
+/* Answer the commit q with err from the loop, in the order refused. */
+static void refuse_commit(struct kf_group *g, struct greq *q, int err)
+{
+	q->refuse_err = err;
+	q->refused_next = NULL;
+	*g->refused_tail = q;
+	g->refused_tail = &q->refused_next;
+	refuse_soon(g);
+}
+
+/* No request could be allocated: only the callback waits for the loop,
+ * in a fixed table.  Past NOMEM_COMMITS of them in one loop iteration it
+ * runs at once, as libev's ev_once does when it cannot allocate. */
+static void refuse_commit_nomem(struct kf_group *g, kf_group_commit_cb *cb, void *arg)
+{
+	if (g->nnomem_commits == NOMEM_COMMITS) {
+		kf_err(LOGC, "%s: commit: %s, and %d refused already: answering at once", g->group,
+		       kf_strerror(KF_ENOMEM), NOMEM_COMMITS);
+		g->cnt.commit_failures++;
+		if (cb)
+			cb(arg, KF_ENOMEM, NULL, 0);
+		return;
+	}
+	g->nomem_commits[g->nnomem_commits].cb = cb;
+	g->nomem_commits[g->nnomem_commits].arg = arg;
+	g->nnomem_commits++;
+	refuse_soon(g);
+}
 
 void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int n,
 		     kf_group_commit_cb *cb, void *arg)
 {
 	struct greq *q = greq_new(g);
+	if (!q) {
+		refuse_commit_nomem(g, cb, arg);
+		return;
+	}
 	q->cb = cb;
 	q->cb_arg = arg;
-	q->tps = calloc((size_t)n + 1, sizeof(*q->tps));
-	if (!q->tps)
-		abort();
-	q->ntps = n;
-	for (int i = 0; i < n; i++) {
+	q->tps = kf_req_alloc(&q->base, ((size_t)n + 1) * sizeof(*q->tps));
+	for (int i = 0; q->tps && i < n; i++) {
 		q->tps[i] = offsets[i];
-		q->tps[i].topic = kf_arena_strndup(&q->arena, offsets[i].topic, strlen(offsets[i].topic));
+		q->tps[i].topic = kf_req_strdup(&q->base, offsets[i].topic);
 		q->tps[i].error = 0;
 	}
+	if (kf_req_nomem(&q->base)) {
+		q->ntps = 0; /* the callback gets no half-copied offsets */
+		refuse_commit(g, q, KF_ENOMEM);
+		return;
+	}
+	q->ntps = n;
 	struct kf_conn *c = coord_conn(g);
 	if (!c || coord_down(g) || g->generation < 0 || stopped(g) || !*g->member_id) {
-		/* Refuse from the loop, never from inside this call. */
-		ev_timer *t = calloc(1, sizeof(*t));
-		if (!t)
-			abort();
-		ev_timer_init(t, on_commit_refused, 0., 0.);
-		t->data = q;
-		q->refuse = t;
-		ev_timer_start(g->loop, t);
+		refuse_commit(g, q, KF_EAGAIN);
 		return;
 	}
 	struct kf_offset_commit_req *oc = &q->r.oc;
 	kf_proto_defaults(kf_api_offset_commit.req, oc);
-	oc->group_id = adup(q, g->group);
+	oc->group_id = kf_req_strdup(&q->base, g->group);
 	oc->generation_id_or_member_epoch = g->generation;
-	oc->member_id = adup(q, g->member_id);
-	oc->group_instance_id = adup(q, g->instance_id);
+	oc->member_id = kf_req_strdup(&q->base, g->member_id);
+	oc->group_instance_id = kf_req_strdup(&q->base, g->instance_id);
 	oc->retention_time_ms = -1;
 	/* One topic entry per run of equal topic names (callers group them). */
 	int nt = 0;
@@ -1436,9 +1594,9 @@ void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int 
 		nt += i == 0 || strcmp(q->tps[i].topic, q->tps[i - 1].topic) != 0;
 	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_commit.req, "Topics");
 	struct kf_offset_commit_req_topic *ts =
-		kf_proto_array_new(kf_api_offset_commit.req, oc, "Topics", nt, &q->arena);
+		kf_req_array(&q->base, kf_api_offset_commit.req, oc, "Topics", nt);
 	int16_t maxv = -1;
-	for (int i = 0, t = -1; i < n; ) {
+	for (int i = 0, t = -1; ts && i < n; ) {
 		int j = i;
 		while (j < n && strcmp(q->tps[j].topic, q->tps[i].topic) == 0)
 			j++;
@@ -1447,24 +1605,44 @@ void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int 
 		if (!kf_cluster_topic_id(g->cl, ts[t].name, &ts[t].topic_id))
 			maxv = KF_GROUP_NAMES_MAX_VERSION;
 		struct kf_offset_commit_req_partition *ps =
-			kf_proto_array_new(ts_s, &ts[t], "Partitions", j - i, &q->arena);
-		for (int k = i; k < j; k++) {
+			kf_req_array(&q->base, ts_s, &ts[t], "Partitions", j - i);
+		for (int k = i; ps && k < j; k++) {
 			ps[k - i].partition_index = q->tps[k].partition;
 			ps[k - i].committed_offset = q->tps[k].offset;
 			ps[k - i].committed_leader_epoch = -1;
 		}
 		i = j;
 	}
+	if (kf_req_nomem(&q->base)) {
+		refuse_commit(g, q, KF_ENOMEM);
+		return;
+	}
 	send_req(g, c, KF_API_OFFSET_COMMIT, maxv, q, 30000, on_commit);
 }
 
-static void on_commit_refused(struct ev_loop *loop, ev_timer *w, int revents)
+/* Answer the commits refused since the last round; one a callback makes
+ * now waits for the next. */
+static void on_refuse_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct greq *q = w->data;
+	struct kf_group *g = w->data;
 	(void)loop, (void)revents;
-	free(w);
-	commit_done(q->g, q, KF_EAGAIN);
-	greq_free(q);
+	struct greq *q = g->refused;
+	g->refused = NULL;
+	g->refused_tail = &g->refused;
+	int n = g->nnomem_commits;
+	g->nnomem_commits = 0;
+	g->cnt.commit_failures += (uint64_t)n;
+	struct nomem_commit nomem[NOMEM_COMMITS];
+	memcpy(nomem, g->nomem_commits, (size_t)n * sizeof(nomem[0]));
+	while (q) {
+		struct greq *next = q->refused_next;
+		commit_done(greq_group(q), q, q->refuse_err);
+		greq_free(q);
+		q = next;
+	}
+	for (int i = 0; i < n; i++)
+		if (nomem[i].cb)
+			nomem[i].cb(nomem[i].arg, KF_ENOMEM, NULL, 0);
 }
 
 /* ------------------------------------------------------------ LeaveGroup */
@@ -1487,7 +1665,7 @@ static void leave_finish(struct kf_group *g)
 static void on_leave(struct kf_conn *c, int err, int16_t ver, void *resp, void *opaque)
 {
 	struct greq *q = opaque;
-	struct kf_group *g = q->g;
+	struct kf_group *g = greq_group(q);
 	(void)c, (void)ver;
 	greq_free(q);
 	if (!g || g->state != GS_LEAVING)
@@ -1517,19 +1695,30 @@ void kf_group_leave(struct kf_group *g, void (*done)(void *arg), void *arg)
 	ev_timer_stop(g->loop, &g->retry);
 	ev_timer_stop(g->loop, &g->revoke);
 	ev_timer_stop(g->loop, &g->check);
+	struct greq *q = send ? greq_new(g) : NULL;
+	if (q) {
+		struct kf_leave_group_req *l = &q->r.leave;
+		kf_proto_defaults(kf_api_leave_group.req, l);
+		l->group_id = kf_req_strdup(&q->base, g->group);
+		l->member_id = kf_req_strdup(&q->base, g->member_id);
+		struct kf_leave_group_req_member *ms =
+			kf_req_array(&q->base, kf_api_leave_group.req, l, "Members", 1);
+		if (ms)
+			ms[0].member_id = l->member_id;
+	}
+	if (send && (!q || kf_req_nomem(&q->base))) {
+		/* Stop without LeaveGroup, as a static member does: the
+		 * session timeout ends the membership. */
+		kf_warn(LOGC, "%s: LeaveGroup: %s", g->group, kf_strerror(KF_ENOMEM));
+		if (q)
+			greq_free(q);
+		send = false;
+	}
 	if (!send) {
 		ev_timer_set(&g->leave_t, 0., 0.);
 		ev_timer_start(g->loop, &g->leave_t);
 		return;
 	}
-	struct greq *q = greq_new(g);
-	struct kf_leave_group_req *l = &q->r.leave;
-	kf_proto_defaults(kf_api_leave_group.req, l);
-	l->group_id = adup(q, g->group);
-	l->member_id = adup(q, g->member_id);
-	struct kf_leave_group_req_member *ms =
-		kf_proto_array_new(kf_api_leave_group.req, l, "Members", 1, &q->arena);
-	ms[0].member_id = l->member_id;
 	/* Bound the wait: leaving must not hold up a shutdown. */
 	ev_timer_set(&g->leave_t, 5., 0.);
 	ev_timer_start(g->loop, &g->leave_t);
@@ -1538,21 +1727,26 @@ void kf_group_leave(struct kf_group *g, void (*done)(void *arg), void *arg)
 
 /* ------------------------------------------------------------ life cycle */
 
-static char **copy_list(const char *const *v, int n)
-{
-	char **d = calloc((size_t)n + 1, sizeof(*d));
-	if (!d)
-		abort();
-	for (int i = 0; i < n; i++)
-		d[i] = xstrdup(v[i]);
-	return d;
-}
-
 static void free_list(char **v, int n)
 {
 	for (int i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* A copy of n strings (NULL: ""), freed with free_list; NULL when out of
+ * memory. */
+static char **copy_list(const char *const *v, int n)
+{
+	char **d = calloc((size_t)n + 1, sizeof(*d));
+	for (int i = 0; d && i < n; i++) {
+		d[i] = strdup(v[i] ? v[i] : "");
+		if (!d[i]) {
+			free_list(d, i);
+			d = NULL;
+		}
+	}
+	return d;
 }
 
 struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
@@ -1566,9 +1760,21 @@ struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 	g->cl = cl;
 	g->cb = *cb;
 	g->opaque = opaque;
-	g->group = xstrdup(conf->group);
-	if (conf->group_instance_id && *conf->group_instance_id)
-		g->instance_id = xstrdup(conf->group_instance_id);
+	kf_arena_init(&g->asg_arena);
+	kf_arena_init(&g->join_arena);
+	kf_arena_init(&g->snap_arena);
+	ev_init(&g->retry, on_retry);
+	ev_init(&g->hb, on_hb_timer);
+	ev_init(&g->revoke, on_revoke_timeout);
+	ev_init(&g->leave_t, on_leave_timer);
+	ev_init(&g->check, on_check_timer);
+	ev_init(&g->refuse, on_refuse_timer);
+	g->retry.data = g->hb.data = g->revoke.data = g->leave_t.data = g->check.data = g;
+	g->refuse.data = g;
+	g->refused_tail = &g->refused;
+	bool dynamic = !conf->group_instance_id || !*conf->group_instance_id;
+	g->group = strdup(conf->group ? conf->group : "");
+	g->instance_id = dynamic ? NULL : strdup(conf->group_instance_id);
 	g->session_ms = conf->session_timeout_ms > 0 ? conf->session_timeout_ms : 45000;
 	g->hb_ms = conf->heartbeat_interval_ms > 0 ? conf->heartbeat_interval_ms : 3000;
 	g->rebalance_ms = conf->rebalance_timeout_ms > 0 ? conf->rebalance_timeout_ms : 300000;
@@ -1580,22 +1786,24 @@ struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 				 g->nprotocols);
 	g->ntopics = conf->ntopics;
 	g->topics = copy_list(conf->topics, conf->ntopics);
+	g->member_id = strdup("");
+	g->protocol = strdup("");
+	g->leader = strdup("");
+	if (!g->group || (!dynamic && !g->instance_id) || !g->protocols || !g->topics ||
+	    !g->member_id || !g->protocol || !g->leader) {
+		kf_group_free(g);
+		return NULL;
+	}
 	qsort(g->topics, (size_t)g->ntopics, sizeof(char *), cmp_str);
-	g->member_id = xstrdup("");
-	g->protocol = xstrdup("");
-	g->leader = xstrdup("");
 	g->coord = -1;
 	g->generation = -1;
-	kf_arena_init(&g->asg_arena);
-	kf_arena_init(&g->join_arena);
-	kf_arena_init(&g->snap_arena);
-	ev_init(&g->retry, on_retry);
-	ev_init(&g->hb, on_hb_timer);
-	ev_init(&g->revoke, on_revoke_timeout);
-	ev_init(&g->leave_t, on_leave_timer);
-	ev_init(&g->check, on_check_timer);
-	g->retry.data = g->hb.data = g->revoke.data = g->leave_t.data = g->check.data = g;
 	return g;
+}
+
+/* No callback runs once the group is freed. */
+static void forget_commit_cb(struct kf_req *r)
+{
+	KF_REQ_OF(r, struct greq, base)->cb = NULL;
 }
 
 void kf_group_free(struct kf_group *g)
@@ -1607,19 +1815,16 @@ void kf_group_free(struct kf_group *g)
 	ev_timer_stop(g->loop, &g->revoke);
 	ev_timer_stop(g->loop, &g->leave_t);
 	ev_timer_stop(g->loop, &g->check);
-	/* Requests on a connection end quietly in their callbacks (the
-	 * cluster fails them when freed); a refused commit ends here. */
-	for (struct greq *q = g->reqs, *next; q; q = next) {
-		next = q->next;
-		q->g = NULL;
-		q->cb = NULL;
-		if (q->refuse) {
-			ev_timer_stop(g->loop, q->refuse);
-			free(q->refuse);
-			greq_free(q);
-		}
+	ev_timer_stop(g->loop, &g->refuse);
+	/* A refused commit ends here, quietly; requests on a connection end
+	 * quietly in their callbacks (the cluster fails them when freed). */
+	for (struct greq *q = g->refused, *next; q; q = next) {
+		next = q->refused_next;
+		greq_free(q);
 	}
-	g->reqs = NULL;
+	g->refused = NULL;
+	g->nnomem_commits = 0;
+	kf_req_detach_all(&g->reqs, forget_commit_cb);
 	kf_arena_free(&g->asg_arena);
 	kf_arena_free(&g->join_arena);
 	kf_arena_free(&g->snap_arena);

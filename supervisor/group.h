@@ -102,8 +102,8 @@ struct kf_group_callbacks {
 };
 
 /* One commit's outcome: err is KF_OK (tps[i].error says per partition),
- * KF_GROUP_EREBALANCE, KF_EAGAIN (no generation or coordinator now), or a
- * transport error. */
+ * KF_GROUP_EREBALANCE, KF_EAGAIN (no generation or coordinator now),
+ * KF_ENOMEM (not sent; tps may be NULL and n 0), or a transport error. */
 typedef void kf_group_commit_cb(void *arg, int err, const struct kf_group_tp *tps, int n);
 
 /* Upper bounds (ms) of the heartbeat gap histogram's buckets; the last
@@ -124,6 +124,8 @@ struct kf_group_counters {
 	uint64_t commit_failures;
 };
 
+/* NULL when out of memory.  Later on, running out of memory fails only the
+ * step that needed it (see group.c): nothing aborts. */
 struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 			      const struct kf_group_conf *conf,
 			      const struct kf_group_callbacks *cb, void *opaque);
@@ -138,7 +140,9 @@ void kf_group_revoke_done(struct kf_group *g);
  * stable), e.g. after a subscribed topic was deleted and created again. */
 void kf_group_rejoin(struct kf_group *g, const char *why);
 /* Commit offsets (copied) with the current generation and member id.
- * cb never runs from inside this call. */
+ * cb runs exactly once (unless the group is freed first), and never from
+ * inside this call but in one case: out of memory with 8 such refusals
+ * already waiting for the loop (as libev's ev_once). */
 void kf_group_commit(struct kf_group *g, const struct kf_group_tp *offsets, int n,
 		     kf_group_commit_cb *cb, void *arg);
 /* Leave (dynamic members only; static ones just stop), then done(arg). */

@@ -38,6 +38,7 @@ static const struct {
 	{ "exec_answer", suite_exec_answer },
 	{ "cluster", suite_cluster },
 	{ "barrier", suite_barrier },
+	{ "req", suite_req },
 };
 
 int main(int argc, char **argv)

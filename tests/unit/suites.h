@@ -27,6 +27,7 @@ Suite *suite_daemon(void);
 Suite *suite_exec_answer(void);
 Suite *suite_cluster(void);
 Suite *suite_barrier(void);
+Suite *suite_req(void);
 
 /* The top source directory ($srcdir under make check), for test scripts. */
 const char *kf_test_srcdir(void);

@@ -1,15 +1,19 @@
 /*
  * group member: the error-reaction table (kf_group_error_action) code by
- * code and API by API, and the parts of the member that need no broker:
- * state words before start, a commit without a generation refused from
- * the loop (never inside the call), leave before joining; the leader's
+ * code and API by API, the KF_KERR_* names against Kafka's numbers, and
+ * the parts of the member that need no broker: state words before start,
+ * a commit without a generation refused from the loop (never inside the
+ * call), leave before joining, running out of memory; the leader's
  * partition count comparison (kf_group_topics_changed).
  */
 #include "config.h"
 
 #include <ev.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "err.h"
@@ -98,6 +102,60 @@ START_TEST(action_names)
 	ck_assert_str_eq(kf_group_action_name(KF_GA_RESET_MEMBER), "reset-member");
 	ck_assert_str_eq(kf_group_action_name(KF_GA_FATAL), "fatal");
 	ck_assert_str_eq(kf_group_action_name((enum kf_group_action)42), "?");
+}
+END_TEST
+
+/* The names group.c and fetcher.c react by carry Kafka's numbers: each
+ * one is the code kf_kafka_err_name (Errors.java's table) calls that. */
+START_TEST(kerr_numbers)
+{
+#define NAMED(x) { KF_KERR_##x, #x }
+	static const struct {
+		int16_t code;
+		const char *name;
+	} named[] = {
+		NAMED(UNKNOWN_SERVER_ERROR),
+		NAMED(NONE),
+		NAMED(OFFSET_OUT_OF_RANGE),
+		NAMED(CORRUPT_MESSAGE),
+		NAMED(UNKNOWN_TOPIC_OR_PARTITION),
+		NAMED(LEADER_NOT_AVAILABLE),
+		NAMED(NOT_LEADER_OR_FOLLOWER),
+		NAMED(REQUEST_TIMED_OUT),
+		NAMED(REPLICA_NOT_AVAILABLE),
+		NAMED(OFFSET_METADATA_TOO_LARGE),
+		NAMED(COORDINATOR_LOAD_IN_PROGRESS),
+		NAMED(COORDINATOR_NOT_AVAILABLE),
+		NAMED(NOT_COORDINATOR),
+		NAMED(ILLEGAL_GENERATION),
+		NAMED(INCONSISTENT_GROUP_PROTOCOL),
+		NAMED(INVALID_GROUP_ID),
+		NAMED(UNKNOWN_MEMBER_ID),
+		NAMED(INVALID_SESSION_TIMEOUT),
+		NAMED(REBALANCE_IN_PROGRESS),
+		NAMED(INVALID_COMMIT_OFFSET_SIZE),
+		NAMED(TOPIC_AUTHORIZATION_FAILED),
+		NAMED(GROUP_AUTHORIZATION_FAILED),
+		NAMED(UNSUPPORTED_SASL_MECHANISM),
+		NAMED(UNSUPPORTED_VERSION),
+		NAMED(KAFKA_STORAGE_ERROR),
+		NAMED(SASL_AUTHENTICATION_FAILED),
+		NAMED(FETCH_SESSION_ID_NOT_FOUND),
+		NAMED(INVALID_FETCH_SESSION_EPOCH),
+		NAMED(FENCED_LEADER_EPOCH),
+		NAMED(UNKNOWN_LEADER_EPOCH),
+		NAMED(OFFSET_NOT_AVAILABLE),
+		NAMED(MEMBER_ID_REQUIRED),
+		NAMED(GROUP_MAX_SIZE_REACHED),
+		NAMED(FENCED_INSTANCE_ID),
+		NAMED(UNSTABLE_OFFSET_COMMIT),
+		NAMED(UNKNOWN_TOPIC_ID),
+		NAMED(INCONSISTENT_TOPIC_ID),
+		NAMED(REBOOTSTRAP_REQUIRED),
+	};
+#undef NAMED
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		ck_assert_str_eq(kf_kafka_err_name(named[i].code), named[i].name);
 }
 END_TEST
 
@@ -229,6 +287,194 @@ START_TEST(member_without_broker)
 }
 END_TEST
 
+/* ------------------------------------------------------------ out of memory */
+
+/* Not under AddressSanitizer, whose allocator does not return NULL, nor
+ * under valgrind, whose own allocations would fail first. */
+static bool oom_testable(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return false;
+#else
+	const char *pre = getenv("LD_PRELOAD");
+	return !pre || !strstr(pre, "vgpreload");
+#endif
+}
+
+static void **mem_hogs;
+static struct rlimit mem_saved;
+
+static void __attribute__((noinline)) mem_touch_stack(void)
+{
+	volatile char buf[256 * 1024];
+	memset((char *)buf, 1, sizeof(buf));
+}
+
+/*
+ * Out of memory on demand: cap the address space at what the process has
+ * mapped now (the stack grown first), then take every free heap chunk of
+ * every size class, so that the next allocation of any size fails until
+ * mem_release.  No assertion may run in between.
+ */
+static void mem_exhaust(void)
+{
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld", &pages), 1);
+	fclose(f);
+	mem_touch_stack();
+	ck_assert_int_eq(getrlimit(RLIMIT_AS, &mem_saved), 0);
+	struct rlimit r = { (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE), mem_saved.rlim_max };
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &r), 0);
+	void **p;
+	for (size_t sz = (size_t)1 << 20; sz >= 2048; sz /= 2)
+		while ((p = malloc(sz)) != NULL) {
+			*p = mem_hogs;
+			mem_hogs = p;
+		}
+	/* The small size classes one by one: allocator caches serve only
+	 * their own size. */
+	for (size_t sz = 2048; sz >= sizeof(void *); sz -= sizeof(void *))
+		while ((p = malloc(sz)) != NULL) {
+			*p = mem_hogs;
+			mem_hogs = p;
+		}
+}
+
+static void mem_release(void)
+{
+	while (mem_hogs) {
+		void **next = *mem_hogs;
+		free(mem_hogs);
+		mem_hogs = next;
+	}
+	setrlimit(RLIMIT_AS, &mem_saved);
+}
+
+static void no_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+}
+
+/* libev aborts when it cannot grow its timer heap: grow it beforehand. */
+static void grow_timer_heap(struct ev_loop *loop)
+{
+	ev_timer t[8];
+	for (int i = 0; i < 8; i++) {
+		ev_timer_init(&t[i], no_timer, 60., 0.);
+		ev_timer_start(loop, &t[i]);
+	}
+	for (int i = 0; i < 8; i++)
+		ev_timer_stop(loop, &t[i]);
+}
+
+static int nomem_calls, nomem_inside, nomem_err, nomem_n, nomem_bad_arg;
+static bool nomem_in_call;
+
+/* May run with memory exhausted: no assertions (Check allocates). */
+static void nomem_cb(void *arg, int err, const struct kf_group_tp *tps, int n)
+{
+	(void)tps;
+	nomem_bad_arg += arg != &nomem_calls;
+	nomem_calls++;
+	nomem_inside += nomem_in_call;
+	nomem_err = err;
+	nomem_n = n;
+}
+
+static struct kf_group *oom_group(struct ev_loop *loop, struct kf_cluster *cl)
+{
+	static const char *const protos[] = { "range" };
+	static const char *const topics[] = { "t" };
+	struct kf_group_conf conf = { .group = "g", .protocols = protos, .nprotocols = 1,
+				      .topics = topics, .ntopics = 1 };
+	struct kf_group_callbacks cb = { 0 };
+	return kf_group_new(loop, cl, &conf, &cb, NULL);
+}
+
+/* A commit that cannot allocate gets KF_ENOMEM from the loop (it aborted
+ * the process before); past the table of 8, at once. */
+START_TEST(commit_out_of_memory)
+{
+	if (!oom_testable())
+		return;
+	struct ev_loop *loop = ev_loop_new(0);
+	struct kf_resolver *res = kf_resolver_new(loop);
+	char err[128];
+	struct kf_cluster_opts co = { .bootstrap = "127.0.0.1:1" };
+	struct kf_cluster *cl = kf_cluster_new(loop, res, &co, err, sizeof(err));
+	ck_assert_ptr_nonnull(cl);
+	struct kf_group *g = oom_group(loop, cl);
+	ck_assert_ptr_nonnull(g);
+	grow_timer_heap(loop);
+	struct kf_group_tp tp = { .topic = "t", .partition = 0, .offset = 1 };
+	nomem_calls = nomem_inside = nomem_bad_arg = 0;
+	nomem_in_call = true;
+	mem_exhaust();
+	for (int i = 0; i < 9; i++)
+		kf_group_commit(g, &tp, 1, nomem_cb, &nomem_calls);
+	mem_release();
+	nomem_in_call = false;
+	ck_assert_int_eq(nomem_calls, 1);
+	ck_assert_int_eq(nomem_inside, 1); /* the ninth */
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq(nomem_calls, 9);
+	ck_assert_int_eq(nomem_inside, 1);
+	ck_assert_int_eq(nomem_err, KF_ENOMEM);
+	ck_assert_int_eq(nomem_n, 0);
+	struct kf_group_counters c;
+	kf_group_counters(g, &c);
+	ck_assert_uint_eq(c.commit_failures, 9);
+
+	/* Memory back: an ordinary refusal again, with its offsets. */
+	kf_group_commit(g, &tp, 1, nomem_cb, &nomem_calls);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq(nomem_calls, 10);
+	ck_assert_int_eq(nomem_err, KF_EAGAIN);
+	ck_assert_int_eq(nomem_n, 1);
+	ck_assert_int_eq(nomem_bad_arg, 0);
+
+	kf_group_free(g);
+	kf_cluster_free(cl);
+	kf_resolver_free(res);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+/* Starting without memory backs off and tries again (it aborted before);
+ * leaving still works. */
+START_TEST(start_out_of_memory)
+{
+	if (!oom_testable())
+		return;
+	struct ev_loop *loop = ev_loop_new(0);
+	struct kf_resolver *res = kf_resolver_new(loop);
+	char err[128];
+	struct kf_cluster_opts co = { .bootstrap = "127.0.0.1:1" };
+	struct kf_cluster *cl = kf_cluster_new(loop, res, &co, err, sizeof(err));
+	ck_assert_ptr_nonnull(cl);
+	struct kf_group *g = oom_group(loop, cl);
+	ck_assert_ptr_nonnull(g);
+	grow_timer_heap(loop);
+	mem_exhaust();
+	kf_group_start(g);
+	mem_release();
+	ck_assert_str_eq(kf_group_state(g), "starting");
+	/* The retry after the backoff (0.1 s) sends FindCoordinator. */
+	ev_run(loop, EVRUN_ONCE);
+	ck_assert_str_eq(kf_group_state(g), "starting");
+	left_calls = 0;
+	kf_group_leave(g, left_cb, &left_calls);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq(left_calls, 1);
+	kf_group_free(g);
+	kf_cluster_free(cl);
+	kf_resolver_free(res);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 Suite *suite_group_member(void)
 {
 	Suite *s = suite_create("group_member");
@@ -238,9 +484,12 @@ Suite *suite_group_member(void)
 	tcase_add_test(tc, action_join);
 	tcase_add_test(tc, action_commit_and_fetch);
 	tcase_add_test(tc, action_names);
+	tcase_add_test(tc, kerr_numbers);
 	tcase_add_test(tc, topics_unchanged);
 	tcase_add_test(tc, topics_changed);
 	tcase_add_test(tc, member_without_broker);
+	tcase_add_test(tc, commit_out_of_memory);
+	tcase_add_test(tc, start_out_of_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
