@@ -1838,6 +1838,11 @@ void kf_group_free(struct kf_group *g)
 	free(g);
 }
 
+bool kf_group_stable(const struct kf_group *g)
+{
+	return g->state == GS_STABLE;
+}
+
 const char *kf_group_state(const struct kf_group *g)
 {
 	switch (g->state) {

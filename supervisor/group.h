@@ -150,6 +150,8 @@ void kf_group_leave(struct kf_group *g, void (*done)(void *arg), void *arg);
 
 /* starting, joining, stable, rebalancing, stopped */
 const char *kf_group_state(const struct kf_group *g);
+/* The assignment is delivered and the member heartbeats (state "stable"). */
+bool kf_group_stable(const struct kf_group *g);
 const char *kf_group_member_id(const struct kf_group *g);
 int32_t kf_group_generation(const struct kf_group *g);
 const char *kf_group_protocol(const struct kf_group *g);

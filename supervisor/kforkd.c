@@ -56,8 +56,7 @@ static void on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
 	settle_soon();      /* a safety net: acks normally do it */
-	if (D.commit_busy || D.phase != PH_RUN || D.restarting ||
-	    strcmp(kf_group_state(D.g), "stable") != 0)
+	if (D.commit_busy || D.phase != PH_RUN || D.restarting || !kf_group_stable(D.g))
 		return;
 	if (commit_moved(false, on_periodic_commit, NULL) > 0)
 		D.commit_busy = true;

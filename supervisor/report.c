@@ -81,8 +81,7 @@ static const char *daemon_state(void)
 		return "rebalancing";
 	if (all_auth_failed())
 		return "auth_failed";
-	const char *gs = kf_group_state(D.g);
-	return D.quiet && strcmp(gs, "stable") == 0 ? "quiet" : gs;
+	return D.quiet && kf_group_stable(D.g) ? "quiet" : kf_group_state(D.g);
 }
 
 /* High watermark minus committed offset; -1 while either is unknown. */

@@ -279,6 +279,7 @@ START_TEST(member_without_broker)
 	ev_run(loop, EVRUN_ONCE);
 	ck_assert_int_eq(left_calls, 1);
 	ck_assert_str_eq(kf_group_state(g), "stopped");
+	ck_assert(!kf_group_stable(g));
 
 	kf_group_free(g);
 	kf_cluster_free(cl);
