@@ -17,7 +17,10 @@
  * inside a pool or group callback; ready() and done() run from there or
  * from the deadline timer.  A barrier without commit() goes from ready()
  * straight to done().  Hooks may start or cancel other barriers, and
- * done() may start the same barrier again.
+ * done() may start the same barrier again (one that is idle at once goes
+ * on again in the same settle: a done() that always restarts it loops).
+ * A commit answered after its grace is ignored, unless the barrier is
+ * committing again by then: it then ends that run early.
  */
 #ifndef KF_BARRIER_H
 #define KF_BARRIER_H
