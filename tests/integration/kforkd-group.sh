@@ -155,24 +155,11 @@ parts() { sed -n "s/.*\b$1=\[\([^]]*\)\].*/\1/p" <<< "$MINFO"; }
 
 is_stable() { [ "$(minfo "$1" | cut -d' ' -f1)" = stable ]; }
 
-# watermarks TOPIC P: HW (array), WANT ("ok H0 H1 ..."), TOTAL.
-watermarks() {
-	local p h
-	HW=()
-	TOTAL=0
-	for p in $(seq 0 $(($2 - 1))); do
-		db hwm "$1" "$p"
-		read -r _ _ h <<< "$DB_REPLY"
-		HW+=("$h")
-		TOTAL=$((TOTAL + h))
-	done
-	WANT="ok ${HW[*]}"
-}
-
-# committed_ok GROUP TOPIC P: the committed offsets equal WANT.
+# committed_ok GROUP TOPIC P: the committed offsets equal the HW that
+# watermarks (common.sh) read last.
 committed_ok() {
 	db committed "$1" "$2" "$(seq -s, 0 $(($3 - 1)))"
-	[ "$DB_REPLY" = "$WANT" ]
+	[ "$DB_REPLY" = "ok ${HW[*]}" ]
 }
 
 # drained GROUP TOPIC P SECONDS WHAT: wait until committed == watermarks.
@@ -181,7 +168,7 @@ drained() {
 	if wait_for "$4" committed_ok "$1" "$2" "$3"; then
 		pass "$5: committed = watermarks ($TOTAL records) after $WAITED_MS ms"
 	else
-		fail "$5: committed $DB_REPLY, watermarks $WANT"
+		fail "$5: committed $DB_REPLY, watermarks ok ${HW[*]}"
 	fi
 }
 
@@ -487,7 +474,7 @@ disturb() {
 	fi
 	watermarks $E_T $E_P
 	if ! wait_for 30 committed_ok $E_G $E_T $E_P; then
-		fail "$what: committed $DB_REPLY, watermarks $WANT"
+		fail "$what: committed $DB_REPLY, watermarks ok ${HW[*]}"
 		return
 	fi
 	db clear-errors
