@@ -384,14 +384,40 @@ static void nomem_cb(void *arg, int err, const struct kf_group_tp *tps, int n)
 	nomem_n = n;
 }
 
-static struct kf_group *oom_group(struct ev_loop *loop, struct kf_cluster *cl)
+/* A group member on a private loop, its cluster pointing nowhere, and the
+ * loop's timer heap grown beforehand (it must not allocate while memory
+ * is exhausted). */
+struct oom_env {
+	struct ev_loop *loop;
+	struct kf_resolver *res;
+	struct kf_cluster *cl;
+	struct kf_group *g;
+};
+
+static void oom_env_new(struct oom_env *e)
 {
 	static const char *const protos[] = { "range" };
 	static const char *const topics[] = { "t" };
 	struct kf_group_conf conf = { .group = "g", .protocols = protos, .nprotocols = 1,
 				      .topics = topics, .ntopics = 1 };
 	struct kf_group_callbacks cb = { 0 };
-	return kf_group_new(loop, cl, &conf, &cb, NULL);
+	struct kf_cluster_opts co = { .bootstrap = "127.0.0.1:1" };
+	char err[128];
+	e->loop = ev_loop_new(0);
+	e->res = kf_resolver_new(e->loop);
+	e->cl = kf_cluster_new(e->loop, e->res, &co, err, sizeof(err));
+	ck_assert_ptr_nonnull(e->cl);
+	e->g = kf_group_new(e->loop, e->cl, &conf, &cb, NULL);
+	ck_assert_ptr_nonnull(e->g);
+	grow_timer_heap(e->loop);
+}
+
+static void oom_env_free(struct oom_env *e)
+{
+	kf_group_free(e->g);
+	kf_cluster_free(e->cl);
+	kf_resolver_free(e->res);
+	ev_loop_destroy(e->loop);
 }
 
 /* A commit that cannot allocate gets KF_ENOMEM from the loop (it aborted
@@ -400,15 +426,10 @@ START_TEST(commit_out_of_memory)
 {
 	if (!oom_testable())
 		return;
-	struct ev_loop *loop = ev_loop_new(0);
-	struct kf_resolver *res = kf_resolver_new(loop);
-	char err[128];
-	struct kf_cluster_opts co = { .bootstrap = "127.0.0.1:1" };
-	struct kf_cluster *cl = kf_cluster_new(loop, res, &co, err, sizeof(err));
-	ck_assert_ptr_nonnull(cl);
-	struct kf_group *g = oom_group(loop, cl);
-	ck_assert_ptr_nonnull(g);
-	grow_timer_heap(loop);
+	struct oom_env e;
+	oom_env_new(&e);
+	struct ev_loop *loop = e.loop;
+	struct kf_group *g = e.g;
 	struct kf_group_tp tp = { .topic = "t", .partition = 0, .offset = 1 };
 	nomem_calls = nomem_inside = nomem_bad_arg = 0;
 	nomem_in_call = true;
@@ -436,10 +457,7 @@ START_TEST(commit_out_of_memory)
 	ck_assert_int_eq(nomem_n, 1);
 	ck_assert_int_eq(nomem_bad_arg, 0);
 
-	kf_group_free(g);
-	kf_cluster_free(cl);
-	kf_resolver_free(res);
-	ev_loop_destroy(loop);
+	oom_env_free(&e);
 }
 END_TEST
 
@@ -449,15 +467,10 @@ START_TEST(start_out_of_memory)
 {
 	if (!oom_testable())
 		return;
-	struct ev_loop *loop = ev_loop_new(0);
-	struct kf_resolver *res = kf_resolver_new(loop);
-	char err[128];
-	struct kf_cluster_opts co = { .bootstrap = "127.0.0.1:1" };
-	struct kf_cluster *cl = kf_cluster_new(loop, res, &co, err, sizeof(err));
-	ck_assert_ptr_nonnull(cl);
-	struct kf_group *g = oom_group(loop, cl);
-	ck_assert_ptr_nonnull(g);
-	grow_timer_heap(loop);
+	struct oom_env e;
+	oom_env_new(&e);
+	struct ev_loop *loop = e.loop;
+	struct kf_group *g = e.g;
 	mem_exhaust();
 	kf_group_start(g);
 	mem_release();
@@ -469,10 +482,7 @@ START_TEST(start_out_of_memory)
 	kf_group_leave(g, left_cb, &left_calls);
 	ev_run(loop, EVRUN_NOWAIT);
 	ck_assert_int_eq(left_calls, 1);
-	kf_group_free(g);
-	kf_cluster_free(cl);
-	kf_resolver_free(res);
-	ev_loop_destroy(loop);
+	oom_env_free(&e);
 }
 END_TEST
 
