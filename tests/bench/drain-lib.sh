@@ -127,14 +127,27 @@ drain_prepare() {
 	fi
 }
 
+# drain_measure PID TICKS: DRAIN_TICKS and DRAIN_{HWM,ANON,RSS}_KIB of the
+# consumer now; once it has exited, TICKS (the last seen) and no memory.
+drain_measure() {
+	local pid=$1
+	DRAIN_TICKS=$2
+	DRAIN_HWM_KIB=0
+	DRAIN_ANON_KIB=0
+	DRAIN_RSS_KIB=0
+	if kill -0 "$pid" 2>/dev/null; then
+		DRAIN_TICKS=$(tree_ticks "$pid")
+		DRAIN_HWM_KIB=$(hwm_kib "$pid")
+		DRAIN_ANON_KIB=$(anon_kib "$pid")
+		DRAIN_RSS_KIB=$(rss_kib "$pid")
+	fi
+}
+
 # drain_wait on Kafka: the waiter (drain_prepare) judges; the shell only
 # watches PID and reads its CPU while it runs.
 drain_wait_kafka() {
 	local group=$1 pid=$2 t0=$3 limit=$4 f=$DRAIN_TMP/$1.wait alive tk=0 gone=
 	DRAIN_OK=false
-	DRAIN_HWM_KIB=0
-	DRAIN_ANON_KIB=0
-	DRAIN_RSS_KIB=0
 	while (($(now_ms) < t0 + limit)); do
 		alive=true
 		kill -0 "$pid" 2>/dev/null || alive=false
@@ -156,13 +169,7 @@ drain_wait_kafka() {
 		DRAIN_MS=$(($(awk '$1 == "drained" { print $3 }' "$f") - t0))
 		DRAIN_FIRST_MS=$(($(awk '$1 == "first-commit" { print $3 }' "$f") - t0))
 	fi
-	if kill -0 "$pid" 2>/dev/null; then
-		tk=$(tree_ticks "$pid")
-		DRAIN_HWM_KIB=$(hwm_kib "$pid")
-		DRAIN_ANON_KIB=$(anon_kib "$pid")
-		DRAIN_RSS_KIB=$(rss_kib "$pid")
-	fi
-	DRAIN_TICKS=$tk
+	drain_measure "$pid" "$tk"
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	if kill -0 "$DRAIN_WAITER" 2>/dev/null; then
@@ -183,9 +190,6 @@ drain_wait() {
 	none="ok$(printf ' -1%.0s' $(seq "$np"))"
 	DRAIN_OK=false
 	DRAIN_FIRST_MS=
-	DRAIN_HWM_KIB=0
-	DRAIN_ANON_KIB=0
-	DRAIN_RSS_KIB=0
 	while (($(now_ms) < t0 + limit)); do
 		alive=true
 		kill -0 "$pid" 2>/dev/null || alive=false
@@ -202,13 +206,7 @@ drain_wait() {
 	done
 	DRAIN_MS=$(($(now_ms) - t0))
 	: "${DRAIN_FIRST_MS:=$DRAIN_MS}"
-	if kill -0 "$pid" 2>/dev/null; then
-		tk=$(tree_ticks "$pid")
-		DRAIN_HWM_KIB=$(hwm_kib "$pid")
-		DRAIN_ANON_KIB=$(anon_kib "$pid")
-		DRAIN_RSS_KIB=$(rss_kib "$pid")
-	fi
-	DRAIN_TICKS=$tk
+	drain_measure "$pid" "$tk"
 	DRAIN_REPLY=$DB_REPLY
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
