@@ -26,6 +26,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "proto_apis.h"
 #include "proto_msgs.h"
 #include "resolve.h"
 

@@ -1,6 +1,7 @@
 /*
- * proto: the schema walker (see proto.h).  The message tables live in
- * proto_msgs.c; this file knows nothing about any one API.
+ * proto: the schema walker (see proto.h).  The message schemas live in
+ * proto_msgs.c and proto_group.c, the table of them in proto_apis.c; this
+ * file knows nothing about any one API.
  *
  * Decoding is strict about lengths and lenient about nulls: a null where the
  * schema says a field is not nullable becomes "" or an empty array, so code
@@ -16,21 +17,6 @@
 #include <string.h>
 
 #include "proto.h"
-#include "proto_msgs.h"
-
-const struct kf_api *kf_proto_api(int16_t key)
-{
-	for (size_t i = 0; i < kf_api_table_len; i++)
-		if (kf_api_table[i]->key == key)
-			return kf_api_table[i];
-	return NULL;
-}
-
-const struct kf_api *const *kf_proto_apis(size_t *n)
-{
-	*n = kf_api_table_len;
-	return kf_api_table;
-}
 
 int kf_proto_req_header_version(const struct kf_api *api, int16_t ver)
 {

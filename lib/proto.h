@@ -108,11 +108,6 @@ enum kf_api_key {
 	KF_API_SASL_AUTHENTICATE = 36,
 };
 
-/* The API table entry for key, or NULL when this client does not speak it. */
-const struct kf_api *kf_proto_api(int16_t key);
-/* Every API this client speaks (for ApiVersions negotiation and tests). */
-const struct kf_api *const *kf_proto_apis(size_t *n);
-
 static inline bool kf_proto_flexible(const struct kf_api *api, int16_t ver)
 {
 	return ver >= api->flex_min;

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "proto_msgs.h"
-#include "proto_group.h"
 
 /* ------------------------------------------------------------ ApiVersions (18) */
 
@@ -445,24 +444,3 @@ const struct kf_api kf_api_sasl_authenticate = {
 	KF_API_SASL_AUTHENTICATE, "SaslAuthenticate", 0, 2, 2,
 	&sasl_authenticate_req, &sasl_authenticate_resp,
 };
-
-/* ------------------------------------------------------------ the table */
-
-/* The group APIs are defined in proto_group.c. */
-
-const struct kf_api *const kf_api_table[] = {
-	&kf_api_fetch,
-	&kf_api_list_offsets,
-	&kf_api_metadata,
-	&kf_api_offset_commit,
-	&kf_api_offset_fetch,
-	&kf_api_find_coordinator,
-	&kf_api_join_group,
-	&kf_api_heartbeat,
-	&kf_api_leave_group,
-	&kf_api_sync_group,
-	&kf_api_sasl_handshake,
-	&kf_api_api_versions,
-	&kf_api_sasl_authenticate,
-};
-const size_t kf_api_table_len = sizeof(kf_api_table) / sizeof(kf_api_table[0]);

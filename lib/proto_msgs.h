@@ -14,9 +14,6 @@
 
 #include "proto.h"
 
-extern const struct kf_api *const kf_api_table[];
-extern const size_t kf_api_table_len;
-
 /* Field-table shorthands for proto_msgs.c (S = C struct, m = member). */
 #define KF_FIELD_(S, m, N, T, E, lo, hi, nl, tg, d, sb) \
 	{ .name = N, .type = T, .elem = E, .vmin = lo, .vmax = hi, .null_min = nl, \

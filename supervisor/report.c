@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "kforkd.h"
+#include "proto_apis.h"
 
 static void render_metrics(void *opaque, struct kf_wr *out);
 static void on_control(void *opaque, const char *cmd, struct kf_wr *reply);

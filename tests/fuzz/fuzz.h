@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "proto.h"
+#include "proto_apis.h"
 #include "proto_msgs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,14 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * is the API key when this client speaks it, else an index into the table;
  * byte 1 the version when in range, else folded into the range.  Keys
  * rather than table indexes keep a seed's meaning when APIs are added to
- * kf_api_table, and the fallbacks make every byte value select something,
+ * the API table, and the fallbacks make every byte value select something,
  * so whatever the table holds at run time is covered.
  */
 static inline const struct kf_api *kf_fuzz_pick_api(const uint8_t *d, int16_t *ver)
 {
 	const struct kf_api *api = kf_proto_api(d[0]);
-	if (!api)
-		api = kf_api_table[d[0] % kf_api_table_len];
+	if (!api) {
+		size_t n;
+		const struct kf_api *const *apis = kf_proto_apis(&n);
+		api = apis[d[0] % n];
+	}
 	int16_t span = (int16_t)(api->vmax - api->vmin + 1);
 	if (d[1] >= api->vmin && d[1] <= api->vmax)
 		*ver = d[1];

@@ -1,6 +1,6 @@
 /*
  * fuzz_response: every response decoder, i.e. every (API, version) in
- * kf_api_table through kf_proto_decode_response.
+ * the API table through kf_proto_decode_response.
  *
  * Input: [api key][version] then a response frame's payload as the
  * connection hands it over (after the int32 size): correlation id, header

@@ -5,7 +5,7 @@
  *
  *	gen_corpus OUTDIR      writes OUTDIR/{response,request,batch,codec}/
  *
- * response, request: one message per API and version in kf_api_table (for
+ * response, request: one message per API and version in the API table (proto_apis.c) (for
  * requests only the first, last and flexible-boundary versions), with every
  * field set to a non-default value and every array one element long, so
  * tagged fields and nested structures are present; Fetch's Records hold a
@@ -29,6 +29,7 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "proto.h"
+#include "proto_apis.h"
 #include "proto_msgs.h"
 #include "wire.h"
 
@@ -483,8 +484,10 @@ static void gen_messages(void)
 	kf_wr_init(&fl.records);
 	v2_batch(&fl.records, &(struct v2){ 0, KF_CODEC_NONE, false, -1, -1, recs3, 3 });
 
-	for (size_t i = 0; i < kf_api_table_len; i++) {
-		const struct kf_api *api = kf_api_table[i];
+	size_t n;
+	const struct kf_api *const *apis = kf_proto_apis(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct kf_api *api = apis[i];
 		for (int16_t v = api->vmin; v <= api->vmax; v++) {
 			gen_message("response", api, v, api->resp, true, &fl);
 			if (v == api->vmin || v == api->vmax || v == api->flex_min ||

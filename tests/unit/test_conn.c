@@ -22,6 +22,7 @@
 #include "cluster.h"
 #include "conn.h"
 #include "log.h"
+#include "proto_apis.h"
 #include "proto_group.h"
 #include "proto_msgs.h"
 #include "resolve.h"

@@ -57,6 +57,7 @@
 #include "arena.h"
 #include "err.h"
 #include "proto.h"
+#include "proto_apis.h"
 #include "wire.h"
 #include "suites.h"
 
@@ -516,7 +517,7 @@ static void run_api(int k, check_fn *check, const char *what)
 	int nv = 0;
 	memset(&r, 0, sizeof(r));
 	const struct kf_api *api = kf_proto_api(golden_apis[k].key);
-	ck_assert_msg(api != NULL, "%s: API key %d is not in kf_api_table",
+	ck_assert_msg(api != NULL, "%s: API key %d is not in the API table",
 		      api_name(golden_apis[k].key), golden_apis[k].key);
 	ck_assert_msg(api->vmin <= golden_apis[k].lo && api->vmax >= golden_apis[k].hi,
 		      "%s: kfork speaks versions %d-%d", api->name, api->vmin, api->vmax);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_apis.h"
 #include "proto_msgs.h"
 #include "proto_group.h"
 #include "suites.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_apis.h"
 #include "proto_msgs.h"
 #include "suites.h"
 

@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "err.h"
+#include "proto_apis.h"
 #include "proto_msgs.h"
 #include "resolve.h"
 #include "sasl.h"
