@@ -16,11 +16,18 @@
 #include <string.h>
 
 #include "assignor.h"
+#include "assignor_run.h"
 
 static const char *const assignor_names[KF_ASSIGNOR_COUNT] = {
 	[KF_ASSIGNOR_RANGE] = "range",
 	[KF_ASSIGNOR_ROUNDROBIN] = "roundrobin",
+	[KF_ASSIGNOR_COOPERATIVE_STICKY] = "cooperative-sticky",
 };
+
+bool kf_assignor_cooperative(enum kf_assignor_id id)
+{
+	return id == KF_ASSIGNOR_COOPERATIVE_STICKY;
+}
 
 const char *kf_assignor_name(enum kf_assignor_id id)
 {
@@ -51,7 +58,7 @@ int kf_assignor_protocols(const char *configured, const char *names[KF_ASSIGNOR_
 		return KF_EUNSUPP;
 	names[n++] = assignor_names[first];
 	for (unsigned i = 0; i < KF_ASSIGNOR_COUNT; i++)
-		if (i != (unsigned)first)
+		if (i != (unsigned)first && !kf_assignor_cooperative((enum kf_assignor_id)i))
 			names[n++] = assignor_names[i];
 	return n;
 }
@@ -146,14 +153,26 @@ int kf_assignor_java_strcmp(const char *a, const char *b)
 	}
 }
 
+/* java.lang.String.hashCode: h = 31 * h + c over the UTF-16 code units. */
+uint32_t kf_assignor_java_hash(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	uint32_t h = 0;
+
+	while (*p) {
+		uint32_t cp = utf8_next(&p);
+
+		if (cp < 0x10000) {
+			h = 31 * h + cp;
+		} else {
+			h = 31 * h + utf16_lead(cp);
+			h = 31 * h + (0xdc00 + ((cp - 0x10000) & 0x3ff));
+		}
+	}
+	return h;
+}
+
 /* ------------------------------------------------------------ ordering */
-
-#define NO_OWNER UINT32_MAX /* a partition nobody could take */
-
-struct slot {
-	const struct kf_assignor_member *m;
-	size_t idx; /* in the caller's members[] and out[] */
-};
 
 static const char *nz(const char *s)
 {
@@ -193,24 +212,6 @@ static int name_cmp(const void *va, const void *vb)
 }
 
 /* ------------------------------------------------------------ the run */
-
-struct topic {
-	const char *name;  /* points into a subscription */
-	char *copy;        /* the name in the caller's arena */
-	int32_t nparts;
-	size_t base;       /* first entry in run.owner */
-	size_t nsubs;      /* members subscribed to it */
-};
-
-struct run {
-	size_t n;            /* members */
-	struct slot *slots;  /* n, in Java member order */
-	struct topic *topics;
-	size_t nt;           /* assignable topics, sorted */
-	bool *sub;           /* nt * n: sub[t * n + s], slot s subscribes to topic t */
-	uint32_t *owner;     /* one slot per partition, topic by topic */
-	size_t nparts;
-};
 
 static void run_free(struct run *r)
 {
@@ -283,6 +284,16 @@ static int topic_key_cmp(const void *key, const void *elem)
 	return kf_assignor_java_strcmp(key, ((const struct topic *)elem)->name);
 }
 
+ptrdiff_t kf_assignor_topic(const struct run *r, const char *name)
+{
+	const struct topic *t;
+
+	if (!name || r->nt == 0)
+		return -1;
+	t = bsearch(name, r->topics, r->nt, sizeof(*r->topics), topic_key_cmp);
+	return t ? t - r->topics : -1;
+}
+
 /* Fill the subscription matrix; unknown topics were dropped already. */
 static int build_sub(struct run *r)
 {
@@ -297,16 +308,12 @@ static int build_sub(struct run *r)
 		const struct kf_consumer_subscription *sub = r->slots[s].m->sub;
 
 		for (size_t i = 0; i < sub_ntopics(sub); i++) {
-			const char *name = KF_AT(sub->topics, char *, i);
-			const struct topic *t;
+			ptrdiff_t t = kf_assignor_topic(r, KF_AT(sub->topics, char *, i));
 			size_t ti;
 
-			if (!name)
+			if (t < 0)
 				continue;
-			t = bsearch(name, r->topics, r->nt, sizeof(*r->topics), topic_key_cmp);
-			if (!t)
-				continue;
-			ti = (size_t)(t - r->topics);
+			ti = (size_t)t;
 			/* A topic listed twice counts once, as in Java. */
 			if (!r->sub[ti * r->n + s]) {
 				r->sub[ti * r->n + s] = true;
@@ -517,10 +524,13 @@ int kf_assignor_assign(enum kf_assignor_id id, const struct kf_assignor_member *
 	if (rc == KF_OK) {
 		if (id == KF_ASSIGNOR_RANGE)
 			assign_range(&r);
-		else
+		else if (id == KF_ASSIGNOR_ROUNDROBIN)
 			assign_roundrobin(&r);
-		rc = build_output(&r, a, out);
+		else
+			rc = kf_sticky_assign(&r);
 	}
+	if (rc == KF_OK)
+		rc = build_output(&r, a, out);
 	run_free(&r);
 	return rc;
 }

@@ -31,12 +31,18 @@
  * member does set it, a Java leader's assignment can differ from ours;
  * both are valid, since every member takes whatever the leader sent.
  *
+ * cooperative-sticky (KIP-429) is in sticky.c, which says how far it
+ * follows Java's CooperativeStickyAssignor: exactly when every member
+ * subscribes to the same topics (tests/kafka/assignor-diff.sh checks it
+ * against the Java client's own), valid and balanced otherwise.
+ *
  * Pure logic: no I/O, no logging.  Results are deterministic whatever the
  * input order (member ids are unique per the coordinator).
  */
 #ifndef KF_ASSIGNOR_H
 #define KF_ASSIGNOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,13 +51,18 @@
 #include "proto_group.h"
 
 enum kf_assignor_id {
-	KF_ASSIGNOR_RANGE = 0,      /* "range" */
-	KF_ASSIGNOR_ROUNDROBIN = 1, /* "roundrobin" */
+	KF_ASSIGNOR_RANGE = 0,              /* "range" */
+	KF_ASSIGNOR_ROUNDROBIN = 1,         /* "roundrobin" */
+	KF_ASSIGNOR_COOPERATIVE_STICKY = 2, /* "cooperative-sticky" */
 };
 
-#define KF_ASSIGNOR_COUNT 2
+#define KF_ASSIGNOR_COUNT 3
 
-/* One group member as the leader sees it in the JoinGroup response. */
+/*
+ * One group member as the leader sees it in the JoinGroup response.  The
+ * caller passes them in the response's order: cooperative-sticky, like
+ * Java's, can depend on it (see sticky.c).
+ */
 struct kf_assignor_member {
 	const char *member_id;                       /* never NULL */
 	const char *group_instance_id;               /* NULL: dynamic member */
@@ -65,8 +76,8 @@ struct kf_assignor_member {
  */
 typedef int32_t (*kf_assignor_partitions_fn)(void *arg, const char *topic);
 
-/* The protocol name of an assignor ("range", "roundrobin"); NULL for an
- * id out of range. */
+/* The protocol name of an assignor ("range", "roundrobin",
+ * "cooperative-sticky"); NULL for an id out of range. */
 const char *kf_assignor_name(enum kf_assignor_id id);
 
 /*
@@ -79,12 +90,20 @@ const char *kf_assignor_name(enum kf_assignor_id id);
 int kf_assignor_lookup(const char *name, enum kf_assignor_id *id);
 
 /*
+ * The assignor supports the cooperative rebalance protocol (KIP-429):
+ * members keep the partitions they own across a rebalance, and the
+ * leader's assignment never hands a partition to a new owner in the same
+ * rebalance that takes it from the old one.
+ */
+bool kf_assignor_cooperative(enum kf_assignor_id id);
+
+/*
  * JoinGroup's Protocols, in preference order: `configured` first, then
- * the other assignors kfork knows, so the group can still agree with Java
- * members configured for one of those.  Writes KF_ASSIGNOR_COUNT names
- * (static strings) to names and returns that count, or KF_EUNSUPP when
- * `configured` is unknown.  Every protocol carries the same Subscription
- * bytes (neither assignor uses UserData).
+ * the other eager assignors kfork knows, so the group can still agree with
+ * Java members configured for one of those (cooperative-sticky only when
+ * configured).  Writes at most KF_ASSIGNOR_COUNT names (static strings)
+ * to names and returns their count, or KF_EUNSUPP when `configured` is
+ * unknown.
  */
 int kf_assignor_protocols(const char *configured, const char *names[KF_ASSIGNOR_COUNT]);
 

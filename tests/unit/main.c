@@ -30,6 +30,7 @@ static const struct {
 	{ "pool", suite_pool },
 	{ "config", suite_config },
 	{ "assignor", suite_assignor },
+	{ "sticky", suite_sticky },
 	{ "group_member", suite_group_member },
 	{ "tls", suite_tls },
 	{ "sasl", suite_sasl },

@@ -133,6 +133,8 @@ public final class Oracle {
 		parse(Arrays.copyOfRange(argv, 1, argv.length));
 		if (argv[0].equals("warmup"))
 			return warmup();
+		if (argv[0].equals("assign"))
+			return Assign.run();
 		if (!opts.containsKey("--bootstrap"))
 			throw new Usage(argv[0] + ": --bootstrap HOST:PORT is required");
 		for (String f : list("--config"))
