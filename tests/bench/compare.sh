@@ -70,13 +70,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/drain-lib.sh"
+. "$here/../lib/kforkd.sh"
 export BUILDDIR
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
 KCAT=${KCAT:-kcat}
-PY=${BENCH_PYTHON:-/usr/bin/python3}   # Debian's, also for the status JSON
+PY=${BENCH_PYTHON:-/usr/bin/python3}   # Debian's
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
 BROKER=${COMPARE_BROKER:-devbroker}
 case $BROKER in
 devbroker) PARTS=${COMPARE_PARTS:-1 2} ;;
@@ -98,10 +96,13 @@ SESSION_MS=6000
 P=8
 TIMEOUT_MS=600000
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-compare.XXXXXX")
+# The kforkd of parts 2 and 3 are members of tests/lib/kforkd.sh, named
+# after their group: $tmp/GROUP.conf, .log and .sock.
+kf_tmpdir compare COMPARE_KEEP failed
+tmp=$KF_DIR
 # shellcheck disable=SC2034 # drain-lib.sh uses it
 DRAIN_TMP=$tmp
-PIDS=()
+PIDS=() # what else runs: the peers, kcat, part 1's kforkd
 stop_all() {
 	local p
 	for p in ${PIDS[@]+"${PIDS[@]}"}; do
@@ -110,15 +111,7 @@ stop_all() {
 	done
 	PIDS=()
 }
-cleanup() {
-	stop_all
-	if [ -n "${COMPARE_KEEP:-}" ] || [ "$FAILED" -ne 0 ]; then
-		echo "logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-at_exit cleanup
+at_exit stop_all
 
 if [ "$BROKER" = kafka ]; then
 	. "$here/../kafka/as-devbroker.sh"
@@ -203,7 +196,8 @@ header() {
 	echo "Versions: kforkd $KF_DESCRIBE, $VERSIONS"
 }
 
-# kforkd_conf FILE GROUP TOPIC WORKERS HANDLER [KAFKA_EXTRA]
+# kforkd_conf FILE GROUP TOPIC WORKERS HANDLER [KAFKA_EXTRA]: kforkd's
+# defaults but the session timeout (kf_conf sets more keys)
 kforkd_conf() {
 	cat > "$1" <<EOF
 kafka = {
@@ -221,20 +215,6 @@ workers = {
 log = { level = "info"; };
 control = { socket = "$tmp/$2.sock"; };
 EOF
-}
-
-ctl() { "$KFORKCTL" -s "$tmp/$1.sock" "${@:2}"; }
-
-# status_get GROUP PYEXPR...: each over the status JSON as d, one a line.
-status_get() {
-	local js
-	js=$(ctl "$1" status 2>/dev/null) || return 1
-	"$PY" - "$js" "${@:2}" <<'PY'
-import json, sys
-d = json.loads(sys.argv[1])
-for e in sys.argv[2:]:
-    print(eval(e))
-PY
 }
 
 # wait_pid PID SECS: its exit status, or 124 after SIGKILL when it is still
@@ -367,9 +347,7 @@ start_member() {
 				"{ type = \"exec\"; command = [ \"/usr/bin/python3\", \"$here/seed_handler.py\", \"$((SEED_HOLD_MS * 1000))\", \"$tmp/$2.d\" ]; }" \
 				"heartbeat_interval_ms = $SEED_HB_MS;"
 		fi
-		"$KFORKD" -c "$tmp/$2.conf" > "$tmp/$2.log" 2>&1 &
-		KF_PID[$2]=$!
-		PIDS+=($!)
+		kf_start "$2"
 		;;
 	java)
 		local work=(--burn-us "$BURN_US")
@@ -443,12 +421,12 @@ signal_member() {
 	LOG_AT[$2]=$(log_size)
 	case $1 in
 	kforkd)
-		kill -0 "${KF_PID[$2]}" 2>/dev/null || RES_OK_OF[$2]=false
-		KF_V[$2]=$(status_get "$2" 'd["counters"]["rebalances"]' \
+		kf_alive "$2" || RES_OK_OF[$2]=false
+		KF_V[$2]=$(kf_get "$2" 'd["counters"]["rebalances"]' \
 			'd["counters"]["commit_failures"]' 'd["counters"]["records_done"]' \
 			'd["counters"]["heartbeat_max_gap_ms"]' \
 			'sum(w["restarts"] for w in d["workers"])' | tr '\n' ' ') || RES_OK_OF[$2]=false
-		ctl "$2" stop > /dev/null || RES_OK_OF[$2]=false
+		kf_ctl "$2" stop > /dev/null || RES_OK_OF[$2]=false
 		;;
 	*)
 		i=0
@@ -469,9 +447,8 @@ reap_member() {
 	RES_OK=${RES_OK_OF[$2]:-true}
 	case $1 in
 	kforkd)
-		rc=0
-		wait_pid "${KF_PID[$2]}" 90 || rc=$?
-		[ $rc = 0 ] || RES_OK=false
+		kf_end "$2" 90
+		[ "$KF_EXIT" = 0 ] || RES_OK=false
 		read -r -a v <<< "${KF_V[$2]:-}"
 		RES_REB="$((${v[0]:-1} - 1)) (one member, ${v[0]:-?} generation$([ "${v[0]:-}" = 1 ] || echo s); heartbeat max gap ${v[3]:-?} ms; worker restarts ${v[4]:-?})"
 		RES_CF=${v[1]:-?}
@@ -530,10 +507,10 @@ PY
 stop_quiet_kforkd() {  # GROUP TOPIC
 	local qt c p v
 	RES_OK_OF[$1]=true
-	kill -0 "${KF_PID[$1]}" 2>/dev/null || RES_OK_OF[$1]=false
-	RES_TICKS=$(tree_ticks "${KF_PID[$1]}")
-	RES_DONE_NOW=$(status_get "$1" 'd["counters"]["records_done"]') || RES_OK_OF[$1]=false
-	ctl "$1" quiet > /dev/null || RES_OK_OF[$1]=false
+	kf_alive "$1" || RES_OK_OF[$1]=false
+	RES_TICKS=$(tree_ticks "${KPID[$1]}")
+	RES_DONE_NOW=$(kf_get "$1" 'd["counters"]["records_done"]') || RES_OK_OF[$1]=false
+	kf_ctl "$1" quiet > /dev/null || RES_OK_OF[$1]=false
 	QS_LAST=
 	qt=$(now_ms)
 	wait_for 300 kf_quiet_settled "$1" || RES_OK_OF[$1]=false
@@ -567,7 +544,7 @@ stop_member() {
 kf_quiet_settled() {
 	local v now
 	sleep 1.3
-	mapfile -t v < <(status_get "$1" 'd["state"]' 'sum(w["inflight"] for w in d["workers"])' \
+	mapfile -t v < <(kf_get "$1" 'd["state"]' 'sum(w["inflight"] for w in d["workers"])' \
 		'sum(a["committed"] or 0 for a in d["assignment"])' 'd["counters"]["records_done"]')
 	now="${v[2]:-x} ${v[3]:-y}"
 	[ "${v[0]:-}" = quiet ] && [ "${v[1]:-1}" = 0 ] && [ "$now" = "$QS_LAST" ] && return 0
@@ -576,7 +553,7 @@ kf_quiet_settled() {
 }
 
 KINDS=(kforkd ${PEERS[@]+"${PEERS[@]}"})
-declare -A KF_PID=() PY_PIDS=() LABEL=([kforkd]="kforkd, 2 workers")
+declare -A PY_PIDS=() LABEL=([kforkd]="kforkd, 2 workers")
 for id in ${PEERS[@]+"${PEERS[@]}"}; do
 	LABEL[$id]="${PLABEL[$id]}, 2 $([ "$id" = java ] && echo JVMs || echo processes)"
 done

@@ -76,11 +76,9 @@ reaction() {
 member_conf() {
 	local m=$1 group=$2 extra=${3:-}
 	mkdir -p "$T/out-$m"
-	kf_conf "$m" "$group" $TOPIC 2 "{ type = \"file\"; dir = \"$T/out-$m\"; }" "$extra"
-	# A short session: the 2.0.2 mock holds every rejoin of a stable
-	# group for session_timeout_ms - 1 s.
-	sed -i -e "s/session_timeout_ms = 6000/session_timeout_ms = $SESSION_MS/" \
-		-e 's/rebalance_timeout_ms = 10000/rebalance_timeout_ms = 5000/' "$T/$m.conf"
+	# A short session ($SESSION_MS): the 2.0.2 mock holds every rejoin of
+	# a stable group for session_timeout_ms - 1 s.
+	REBALANCE_MS=5000 kf_conf "$m" "$group" $TOPIC 2 "{ type = \"file\"; dir = \"$T/out-$m\"; }" "$extra"
 }
 
 log_since() { tail -n +"$(($2 + 1))" "$T/$1.log"; }

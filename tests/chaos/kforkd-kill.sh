@@ -153,10 +153,4 @@ for k in $(seq 1 $kills); do
 done
 reb=$(kf_get m 'd["counters"]["rebalances"]')
 echo "$NAME: $kills kills, $DUPS duplicates, $SAFE_CALLS commit_safe checks; last run joined $reb generations"
-if kf_stop m; then
-	pass "kforkctl stop: kforkd exit 0"
-else
-	fail "kforkd exit status $? after kforkctl stop"
-fi
-[ "$FAILED" = 0 ] || grep -E ' (warn|error) ' "$T/m.log" | tail -20 || true
-summary
+chaos_finish m

@@ -7,7 +7,7 @@
 #   LONG                    1 under `make chaos` (CHAOS_LONG=1), else 0: the
 #                           make check version of a scenario is a short one
 #   kf_conf, kf_start, kf_stop, kf_kill, kf_alive, kf_workers, kf_status,
-#   kf_get, kf_stable, out_check, covered
+#   kf_get, kf_stable, kf_running, out_check, covered
 #                           from tests/lib/kforkd.sh, on $T: member M's
 #                           config, socket and log are $T/M.conf, $T/M.sock
 #                           and $T/M.log; its log level is
@@ -28,6 +28,10 @@
 #                           the end every scenario checks: kforkctl status
 #                           answers, committed == HW, every record at least
 #                           once, duplicates counted
+#   chaos_finish M          the last lines of a scenario of one member M:
+#                           kforkctl stop (pass when kforkd exits 0), M's
+#                           last warn and error lines when a check failed,
+#                           summary
 #
 # CHAOS_BROKER=kafka runs a scenario against real Apache Kafka
 # ($KAFKA_VERSION, tests/kafka/lib.sh) instead of devbroker, through
@@ -102,6 +106,16 @@ chaos_end() {
 	drained "$group" "$topic" "$np" "$secs" "$NAME"
 	covered "$topic" "$NAME" "$@"
 	echo "$NAME: $DUPS duplicates"
+}
+
+chaos_finish() {
+	if kf_stop "$1"; then
+		pass "kforkctl stop: kforkd exit 0"
+	else
+		fail "kforkd exit status $? after kforkctl stop"
+	fi
+	[ "$FAILED" = 0 ] || grep -E ' (warn|error) ' "$T/$1.log" | tail -20 || true
+	summary
 }
 
 # Last, so that its db, db_start and watermarks replace devbroker's.

@@ -100,15 +100,8 @@ fi
 # Settled: no rolling replacement under way (each "replacing" has its
 # "workers replaced"), the last file's worker count, every worker running.
 settled() {
-	local js
-	[ "$(grep -c 'reload: replacing' "$T/m.log")" = "$(grep -c 'reload: workers replaced' "$T/m.log")" ] ||
-		return 1
-	js=$(kf_status m) || return 1
-	python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-w = d["workers"]
-sys.exit(0 if len(w) == int(sys.argv[2]) and all(x["state"] == "running" and x["pid"] for x in w) else 1)' "$js" "$final_c"
+	[ "$(grep -c 'reload: replacing' "$T/m.log")" = "$(grep -c 'reload: workers replaced' "$T/m.log")" ] &&
+		kf_running m "$final_c"
 }
 if wait_for 60 settled; then
 	pass "settled $WAITED_MS ms after the storm: $final_c workers running"
@@ -209,10 +202,4 @@ reb=$(kf_get m 'd["counters"]["rebalances"]')
 	fail "counters.rebalances = $reb (was $reb0 before the storm), want 1"
 
 chaos_end m $G $TP $P 30 "$T"/out-[ab]/worker-*.log
-if kf_stop m; then
-	pass "kforkctl stop: kforkd exit 0"
-else
-	fail "kforkd exit status $? after kforkctl stop"
-fi
-[ "$FAILED" = 0 ] || grep -E ' (warn|error) ' "$T/m.log" | tail -20 || true
-summary
+chaos_finish m

@@ -114,10 +114,8 @@ fi
 
 chaos_end m $G $TP $P 60 "$T"/out/worker-*.log
 
-nrunning() { kf_get m 'len([w for w in d["workers"] if w["state"] == "running" and w["pid"]])'; }
-nw=$(nrunning)
-all_running() { [ "$(nrunning)" = $W ]; }
-if wait_for 40 all_running; then
+nw=$(kf_get m 'len([w for w in d["workers"] if w["state"] == "running" and w["pid"]])')
+if wait_for 40 kf_running m $W; then
 	pass "all $W workers running again"
 else
 	fail "workers not all running: $(kf_get m 'd["workers"]')"
@@ -150,10 +148,4 @@ reb=$(kf_get m 'd["counters"]["rebalances"]')
 done_n=$(kf_get m 'd["counters"]["records_done"]')
 [ "$done_n" -ge "$N" ] && pass "records_done $done_n >= $N" || fail "records_done $done_n < $N"
 echo "$NAME: $kills kills, $DUPS duplicates, ${took} ms, $nw workers running at the end of the drain"
-if kf_stop m; then
-	pass "kforkctl stop: kforkd exit 0"
-else
-	fail "kforkd exit status $? after kforkctl stop"
-fi
-[ "$FAILED" = 0 ] || grep -E ' (warn|error) ' "$T/m.log" | tail -20 || true
-summary
+chaos_finish m

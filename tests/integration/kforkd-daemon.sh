@@ -7,23 +7,22 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+. "$here/../lib/kforkd.sh"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (to switch users)"; exit 77; }
 id nobody > /dev/null 2>&1 || { echo "SKIP: no user nobody"; exit 77; }
 NOBODY=$(id -u nobody)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-daemon.XXXXXX")
+# The config is kforkd's own (user, a log file, the socket in a directory
+# of nobody's) and the daemon is no child of this shell: kf_conf and
+# kf_start do not fit.
+kf_tmpdir daemon KF_DAEMON_KEEP
+tmp=$KF_DIR
 chmod 755 "$tmp"
 mkdir "$tmp/run" "$tmp/log" "$tmp/out"
 chown nobody "$tmp/run" "$tmp/log" "$tmp/out"
 pid=
-cleanup() {
-	[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
-	if [ -n "${KF_DAEMON_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+kill_daemon() { [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true; }
+at_exit kill_daemon
 
 db_start 1
 db topic d 2
@@ -95,8 +94,7 @@ else
 fi
 
 "$KFORKCTL" -s "$tmp/run/ctl.sock" stop
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then
+if ! kf_gone "$pid" 10; then
 	fail "kforkd still running after kforkctl stop"
 else
 	pass "kforkctl stop: the daemon exited"

@@ -12,21 +12,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+. "$here/../lib/kforkd.sh"
 SRCDIR=$(cd "$here/../.." && pwd)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-fail.XXXXXX")
-kpid=
-cleanup() {
-	if [ -n "$kpid" ]; then
-		kill -KILL "$kpid" 2>/dev/null || true
-		wait "$kpid" 2>/dev/null || true
-	fi
-	if [ -n "${KF_FAIL_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+kf_tmpdir fail KF_FAIL_KEEP
+tmp=$KF_DIR
 
 cat > "$tmp/poison.py" <<EOF
 import os, sys
@@ -47,28 +37,18 @@ db produce f 200 keys=seq
 want="ok 100 100"
 
 run() {  # NAME ON_FAILURE
-	cat > "$tmp/$1.conf" <<EOF
-kafka = { bootstrap = "$BOOTSTRAP"; group = "g-$1"; topics = [ "f" ];
-          session_timeout_ms = 6000; heartbeat_interval_ms = 1000; commit_interval_ms = 200; };
-workers = { count = 2; nice = 0; max_retries = 2; retry_backoff_ms = 10; on_failure = "$2";
-            handler = { type = "exec"; command = [ "python3", "$tmp/poison.py" ]; }; };
-control = { socket = "$tmp/$1.sock"; };
-EOF
-	"$KFORKD" -c "$tmp/$1.conf" > "$tmp/$1.log" 2>&1 &
-	kpid=$!
-}
-
-status_py() {  # NAME PYTHON-EXPR (d = the status)
-	"$KFORKCTL" -s "$tmp/$1.sock" status > "$tmp/$1.json" &&
-		python3 -c "import json; d = json.load(open('$tmp/$1.json')); print($2)"
+	KF_COMMIT_MS=200 kf_conf "$1" "g-$1" f 2 \
+		"{ type = \"exec\"; command = [ \"python3\", \"$tmp/poison.py\" ]; }" "" \
+		"max_retries = 2; retry_backoff_ms = 10; on_failure = \"$2\";"
+	kf_start "$1"
 }
 
 stop() {  # NAME
-	"$KFORKCTL" -s "$tmp/$1.sock" stop
-	local rc=0
-	wait "$kpid" || rc=$?
-	kpid=
-	[ $rc -eq 0 ] && pass "$1: kforkctl stop, exit 0" || fail "$1: exit status $rc"
+	if kf_stop "$1"; then
+		pass "$1: kforkctl stop, exit 0"
+	else
+		fail "$1: kforkctl exit $KF_CTL_RC ($KF_CTL_OUT), kforkd exit status $KF_EXIT"
+	fi
 }
 
 wait_committed() {  # GROUP WANT
@@ -91,11 +71,11 @@ sleep 1.5
 db committed g-pause f 0,1
 [ "$DB_REPLY" = "ok 50 100" ] && pass "pause: still 50 later: never committed past the failed record" ||
 	fail "pause: committed ${DB_REPLY#ok } later"
-p0=$(status_py pause '[(x["paused"], x["paused_reason"]) for x in d["assignment"] if x["partition"] == 0][0]')
-st=$(status_py pause '[x["state"] for x in sorted(d["assignment"], key=lambda x: x["partition"])]')
+p0=$(kf_get pause '[(x["paused"], x["paused_reason"]) for x in d["assignment"] if x["partition"] == 0][0]')
+st=$(kf_get pause '[x["state"] for x in sorted(d["assignment"], key=lambda x: x["partition"])]')
 [ "$st" = "['stopped', 'fetching']" ] && pass "pause: states $st" || fail "pause: states $st"
-p1=$(status_py pause '[x["paused"] for x in d["assignment"] if x["partition"] == 1][0]')
-failed=$(status_py pause 'd["counters"]["records_failed"]')
+p1=$(kf_get pause '[x["paused"] for x in d["assignment"] if x["partition"] == 1][0]')
+failed=$(kf_get pause 'd["counters"]["records_failed"]')
 case $p0 in
 "(True, 'offset 50 failed after 1 attempts: ValueError: poison record"*"on_failure = \"pause\")')")
 	pass "pause: status shows f/0 paused: $p0" ;;

@@ -26,9 +26,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 . "$here/../lib/kforkd.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
 [ -x "$KFORKCTL" ] || { echo "no kforkctl at $KFORKCTL" >&2; exit 99; }
 SCENARIOS=${KFORKD_GROUP_SCENARIOS:-"1 2 3 4 5"}
 SESSION_MS=6000
@@ -38,55 +35,22 @@ SESSION_MS=6000
 # session + (session - 1 s) + 1 s + a sync after its death.
 TAKEOVER_MS=$((SESSION_MS + SESSION_MS + 2000))
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-grp.XXXXXX")
-declare -A KPID=()
+kf_tmpdir grp KF_GROUP_KEEP failed
+tmp=$KF_DIR
 kcat_pid=
-cleanup() {
-	local n
-	for n in "${!KPID[@]}"; do
-		kill -KILL "${KPID[$n]}" 2>/dev/null || true
-		wait "${KPID[$n]}" 2>/dev/null || true
-	done
-	if [ -n "$kcat_pid" ]; then
-		kill -KILL "$kcat_pid" 2>/dev/null || true
-		wait "$kcat_pid" 2>/dev/null || true
-	fi
-	if [ -n "${KF_GROUP_KEEP:-}" ] || [ "$FAILED" -ne 0 ]; then
-		echo "logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+kill_kcat() {
+	[ -n "$kcat_pid" ] || return 0
+	kill -KILL "$kcat_pid" 2>/dev/null || true
+	wait "$kcat_pid" 2>/dev/null || true
 }
-at_exit cleanup
+at_exit kill_kcat
 
 # member NAME GROUP TOPIC: start a kforkd (2 file-handler workers) whose
 # config, log, socket and output are $tmp/NAME.{conf,log,sock}, $tmp/out-NAME.
 member() {
-	local name=$1 group=$2 topic=$3
-	mkdir -p "$tmp/out-$name"
-	cat > "$tmp/$name.conf" <<-EOF
-	kafka = {
-	  bootstrap = "$BOOTSTRAP";
-	  group = "$group";
-	  topics = [ "$topic" ];
-	  client_id = "kforkd-$name";
-	  session_timeout_ms = $SESSION_MS;
-	  heartbeat_interval_ms = 1000;
-	  rebalance_timeout_ms = 10000;
-	  commit_interval_ms = 500;
-	};
-	workers = {
-	  count = 2;
-	  dispatch = "partition";
-	  nice = 0;
-	  shutdown_timeout_ms = 10000;
-	  handler = { type = "file"; dir = "$tmp/out-$name"; };
-	};
-	log = { level = "${KF_GROUP_LOG_LEVEL:-info}"; };
-	control = { socket = "$tmp/$name.sock"; };
-	EOF
-	"$KFORKD" -c "$tmp/$name.conf" > "$tmp/$name.log" 2>&1 &
-	KPID[$name]=$!
+	mkdir -p "$tmp/out-$1"
+	KF_LOG_LEVEL=${KF_GROUP_LOG_LEVEL:-info} kf_conf "$1" "$2" "$3" 2 "{ type = \"file\"; dir = \"$tmp/out-$1\"; }"
+	kf_start "$1"
 }
 
 # minfo NAME: "STATE GENERATION P,P,..." (partitions sorted) from
@@ -96,7 +60,7 @@ member() {
 # the whole object with python3 once.
 minfo() {
 	local js
-	js=$("$KFORKCTL" -s "$tmp/$1.sock" status 2>/dev/null) || return 1
+	js=$(kf_status "$1") || return 1
 	minfo_parse "$js"
 }
 minfo_parse() {
@@ -112,7 +76,7 @@ minfo_parse() {
 # keys, and python3 reads the same as minfo_parse.
 status_json_ok() {
 	local js py
-	js=$("$KFORKCTL" -s "$tmp/$1.sock" status 2>&1) || { echo "kforkctl: $js"; return 1; }
+	js=$(kf_ctl "$1" status 2>&1) || { echo "kforkctl: $js"; return 1; }
 	py=$(python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
@@ -179,23 +143,17 @@ KF_DUPS_FILE=$tmp/dups
 # stop_member NAME [kill]: graceful stop through kforkctl (exit 0 expected)
 # or SIGKILL.
 stop_member() {
-	local pid=${KPID[$1]} rc=0 out
 	if [ "${2:-}" = kill ]; then
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		unset "KPID[$1]"
+		kf_kill "$1"
 		return 0
 	fi
-	local crc=0
-	out=$("$KFORKCTL" -s "$tmp/$1.sock" stop 2>&1) || crc=$?
-	wait "$pid" || rc=$?
-	unset "KPID[$1]"
+	kf_stop "$1" || true
 	# KFORKCTL.md says "ok"; kforkctl prints what follows the answer's
 	# "ok" line, which is nothing for stop.
-	if [ $crc -eq 0 ] && [ $rc -eq 0 ] && { [ -z "$out" ] || [ "$out" = ok ]; }; then
+	if [ "$KF_CTL_RC" -eq 0 ] && [ "$KF_EXIT" -eq 0 ] && { [ -z "$KF_CTL_OUT" ] || [ "$KF_CTL_OUT" = ok ]; }; then
 		pass "member $1: kforkctl stop (exit 0), kforkd exit 0"
 	else
-		fail "member $1: kforkctl stop -> '$out', exit $crc; kforkd exit $rc"
+		fail "member $1: kforkctl stop -> '$KF_CTL_OUT', exit $KF_CTL_RC; kforkd exit $KF_EXIT"
 	fi
 }
 

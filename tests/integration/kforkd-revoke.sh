@@ -7,22 +7,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-[ -x "$KFORKD" ] || { echo "no kforkd at $KFORKD" >&2; exit 99; }
+. "$here/../lib/kforkd.sh"
 SRCDIR=$(cd "$here/../.." && pwd)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-revoke.XXXXXX")
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KF_REVOKE_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+kf_tmpdir revoke KF_REVOKE_KEEP
+tmp=$KF_DIR
 
 cat > "$tmp/slow.py" <<EOF
 import sys, time
@@ -37,15 +26,8 @@ db produce r 40 keys=seq
 
 member() {  # NAME HANDLER
 	mkdir -p "$tmp/out-$1"
-	cat > "$tmp/$1.conf" <<EOF
-kafka = { bootstrap = "$BOOTSTRAP"; group = "g-revoke"; topics = [ "r" ];
-          session_timeout_ms = 6000; heartbeat_interval_ms = 1000;
-          rebalance_timeout_ms = 3000; commit_interval_ms = 200; };
-workers = { count = 2; nice = 0; shutdown_timeout_ms = 1000; handler = $2; };
-control = { socket = "$tmp/$1.sock"; };
-EOF
-	"$KFORKD" -c "$tmp/$1.conf" > "$tmp/$1.log" 2>&1 &
-	pids+=($!)
+	REBALANCE_MS=3000 KF_COMMIT_MS=200 KF_SHUTDOWN_MS=1000 kf_conf "$1" g-revoke r 2 "$2"
+	kf_start "$1"
 }
 
 member a '{ type = "exec"; command = [ "python3", "'"$tmp"'/slow.py" ]; }'
@@ -63,8 +45,8 @@ fi
 # held are delivered to b if the partition went to b.
 bparts=
 for _ in $(seq 150); do
-	"$KFORKCTL" -s "$tmp/b.sock" status > "$tmp/b.json" 2>/dev/null &&
-		bparts=$(python3 -c "import json; d = json.load(open('$tmp/b.json')); print(','.join(str(x['partition']) for x in d['assignment'] if d['state'] == 'stable'))")
+	bparts=$(kf_get b "','.join(str(x['partition']) for x in d['assignment'] if d['state'] == 'stable')") ||
+		bparts=
 	[ -n "$bparts" ] && break
 	sleep 0.2
 done
@@ -82,17 +64,14 @@ if $drained; then
 else
 	fail "b: partitions [$bparts], committed ${DB_REPLY:-?}"
 fi
-restarts=$("$KFORKCTL" -s "$tmp/a.sock" status |
-	python3 -c "import json, sys; print(sum(w['restarts'] for w in json.load(sys.stdin)['workers']))")
+restarts=$(kf_get a "sum(w['restarts'] for w in d['workers'])")
 [ "$restarts" -ge 1 ] && pass "a's killed workers were respawned ($restarts restarts)" ||
 	fail "a: $restarts worker restarts"
 
-for n in a b; do "$KFORKCTL" -s "$tmp/$n.sock" stop > /dev/null || true; done
-for i in "${!pids[@]}"; do
-	rc=0
-	wait "${pids[$i]}" || rc=$?
-	[ $rc -eq 0 ] && pass "member $i: exit 0" || fail "member $i: exit $rc"
+for n in a b; do kf_ctl $n stop > /dev/null || true; done
+for n in a b; do
+	kf_end $n
+	[ "$KF_EXIT" -eq 0 ] && pass "member $n: exit 0" || fail "member $n: exit $KF_EXIT"
 done
-pids=()
 [ "$FAILED" -eq 0 ] || grep -v debug "$tmp/a.log" | tail -30
 summary

@@ -15,6 +15,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
+. "$here/../lib/kforkd.sh"
 PROBE=${PROBE:-$BUILDDIR/tests/integration/kf_probe}
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -26,7 +27,8 @@ done
 tag=$$
 nsc=kf-tls-c-$tag
 nsb=kf-tls-b-$tag
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-tls.XXXXXX")
+kf_tmpdir tls KF_TLS_KEEP
+tmp=$KF_DIR
 socat_pids=()
 
 cleanup() {
@@ -39,7 +41,6 @@ cleanup() {
 	done
 	ip netns del "$nsc" 2>/dev/null || true
 	ip netns del "$nsb" 2>/dev/null || true
-	rm -rf "$tmp"
 }
 at_exit cleanup
 
@@ -124,25 +125,10 @@ fi
 
 # kforkd itself over TLS only: joins a group through the TLS listeners,
 # drains tls-a with file-handler workers and commits the high watermarks.
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
 mkdir "$tmp/out"
-cat > "$tmp/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$BOOTSTRAP";
-  group = "kf-tls";
-  topics = [ "tls-a" ];
-  session_timeout_ms = 6000;
-  heartbeat_interval_ms = 1000;
-  commit_interval_ms = 300;
-  security = { protocol = "ssl"; ca_file = "$tmp/ca.pem"; };
-};
-workers = { count = 2; nice = 0; handler = { type = "file"; dir = "$tmp/out"; }; };
-control = { socket = "$tmp/ctl.sock"; };
-EOF
-ip netns exec "$nsc" "$KFORKD" -c "$tmp/kforkd.conf" > "$tmp/kforkd.log" 2>&1 &
-kpid=$!
-stop_kforkd() { [ -z "${kpid:-}" ] || { kill -KILL "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null; kpid=; }; }
-at_exit stop_kforkd
+KF_COMMIT_MS=300 kf_conf kforkd kf-tls tls-a 2 "{ type = \"file\"; dir = \"$tmp/out\"; }" \
+	"security = { protocol = \"ssl\"; ca_file = \"$tmp/ca.pem\"; };"
+KFORKD_WRAP="ip netns exec $nsc" kf_start kforkd
 want=ok
 for p in 0 1 2; do
 	db hwm tls-a $p
@@ -161,11 +147,8 @@ else
 	tail -20 "$tmp/kforkd.log"
 	fail "kforkd over TLS: committed ${DB_REPLY#ok }, want ${want#ok }, $lines lines"
 fi
-kill -TERM "$kpid"
-rc=0
-wait "$kpid" || rc=$?
-kpid=
-[ $rc -eq 0 ] && pass "kforkd over TLS: SIGTERM, exit 0" || fail "kforkd over TLS: exit $rc"
+kf_kill kforkd TERM
+[ "$KF_EXIT" -eq 0 ] && pass "kforkd over TLS: SIGTERM, exit 0" || fail "kforkd over TLS: exit $KF_EXIT"
 
 db_stop
 summary

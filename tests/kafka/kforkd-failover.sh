@@ -40,11 +40,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/lib.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-for b in "$KFORKD" "$KFORKCTL"; do
-	[ -x "$b" ] || { echo "no $b" >&2; exit 99; }
-done
+. "$here/../lib/kforkd.sh"
+[ -x "$KFORKCTL" ] || { echo "no $KFORKCTL" >&2; exit 99; }
 V=${KAFKA_VERSION:-4.4.0}
 N=${KAFKA_FAILOVER_N:-200000}
 BACKLOG=${KAFKA_FAILOVER_BACKLOG:-60000}
@@ -63,67 +60,18 @@ if ! kafka_ver_ge "$V" 2.2.0; then
 fi
 t_start=$(now_ms)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-failover.XXXXXX")
-kpids=()
+# the members a and b: $tmp/a.conf, a.log, a.sock and their output
+# $tmp/out-a (kafka_kforkd_conf, tests/lib/kforkd.sh)
+kf_tmpdir failover KF_KAFKA_KEEP
+tmp=$KF_DIR
 prod_pid=
-pid_a='' pid_b=''
-cleanup() {
-	local p
-	producer_stop || true
-	for p in "${kpids[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KF_KAFKA_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
 
 kafka_start "$V" --brokers 3
 oracle() { kafka_oracle "$@"; }
 
-# conf NAME WORKERS: a kforkd config in $tmp/NAME (as kforkd-kafka.sh's)
-conf() {
-	mkdir -p "$tmp/$1/out"
-	cat > "$tmp/$1/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$KAFKA_BOOTSTRAP";
-  group = "$G";
-  topics = [ "$T" ];
-  client_id = "kfork-$1";
-  session_timeout_ms = 10000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 20000;
-  commit_interval_ms = 500;
-};
-workers = {
-  count = $2;
-  dispatch = "partition";
-  nice = 0;
-  handler = { type = "file"; dir = "$tmp/$1/out"; };
-};
-log = { level = "${KF_KAFKA_LOG_LEVEL:-info}"; };
-control = { socket = "$tmp/$1/ctl.sock"; };
-EOF
-}
+alive() { kf_alive a && kf_alive b; }
 
-start() {
-	"$KFORKD" -c "$tmp/$1/kforkd.conf" >> "$tmp/$1/log" 2>&1 &
-	kpids+=($!)
-	eval "pid_$1=$!"
-}
-
-stop() {
-	local pid rc=0
-	eval "pid=\$pid_$1"
-	kill -TERM "$pid"
-	wait "$pid" || rc=$?
-	[ $rc -eq 0 ] || fail "$1: kforkd exited $rc after SIGTERM"
-}
-
-alive() { kill -0 "$pid_a" 2>/dev/null && kill -0 "$pid_b" 2>/dev/null; }
-
-status() { "$KFORKCTL" -s "$tmp/$1/ctl.sock" status; }
-ctl() { "$KFORKCTL" -s "$tmp/$1/ctl.sock" "$2" > /dev/null; }
+ctl() { kf_ctl "$1" "$2" > /dev/null; }
 
 # The background producer: batches of 20000 records (acks=all, the
 # oracle's offset checks) until $tmp/prod.stop exists.  A batch that fails
@@ -150,6 +98,7 @@ producer_stop() {
 	wait "$prod_pid" 2>/dev/null || true
 	prod_pid=
 }
+at_exit producer_stop
 
 # Kafka's view, from its own tools
 topics() { kafka_tool topics --bootstrap-server "$KAFKA_BOOTSTRAP" "$@"; }
@@ -194,7 +143,7 @@ with open(out_path, "w") as f:
     for p in sorted(st["max"], key=int):
         f.write("%s %d\n" % (p, st["max"][p]))
 PY
-snap() { python3 "$tmp/snap.py" "$tmp/snap.state" "$1" "$tmp/a/out" "$tmp/b/out"; }
+snap() { python3 "$tmp/snap.py" "$tmp/snap.state" "$1" "$tmp/out-a" "$tmp/out-b"; }
 
 # sum_ge A B: every partition of A (PARTITION OFFSET) at or past B's offset
 sum_ge() {
@@ -207,9 +156,7 @@ committed_ge() { # committed_ge FILE: the group's commits reached FILE's offsets
 
 
 # st_get NAME EXPR: a Python expression over NAME's status JSON (d)
-st_get() {
-	status "$1" 2>/dev/null | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" 2>/dev/null
-}
+st_get() { kf_get "$1" "$2" 2>/dev/null; }
 # both_stable: both members stable, the 12 partitions between them
 both_stable() {
 	local na nb
@@ -277,8 +224,8 @@ with_backlog() {
 
 # dead_in_status NAME NODE: NAME's status lists NODE as not ready, with an error
 dead_in_status() {
-	status "$1" > "$tmp/$1/st.json" 2>/dev/null &&
-		python3 - "$tmp/$1/st.json" "$2" <<'PY'
+	kf_status "$1" > "$tmp/$1.st.json" &&
+		python3 - "$tmp/$1.st.json" "$2" <<'PY'
 import json, sys
 b = [x for x in json.load(open(sys.argv[1]))["brokers"] if x["node"] == int(sys.argv[2])]
 sys.exit(0 if b and b[0]["state"] != "ready" and b[0]["last_error"] else 1)
@@ -301,7 +248,7 @@ check_all() {
 		fail "$1: not drained in 300 s: committed $(tr '\n' ' ' < "$tmp/committed"), ends $(tr '\n' ' ' < "$tmp/ends")"
 	fi
 	if out=$(python3 "$here/check_output.py" --topic "$T" --ends "$tmp/ends" \
-		--dups-within "$tmp/windows" "$tmp/a/out" "$tmp/b/out"); then
+		--dups-within "$tmp/windows" "$tmp/out-a" "$tmp/out-b"); then
 		pass "$1: every record at least once, intact; duplicates within the windows: $out"
 	else
 		fail "$1: $out"
@@ -314,10 +261,10 @@ check_all() {
 # logs_since LINE_a LINE_b PATTERN [MAX]: new log lines of a and b matching
 # (but the refused periodic commits, one a commit interval)
 logs_since() {
-	{ tail -n +"$1" "$tmp/a/log" | sed 's/^/a: /'; tail -n +"$2" "$tmp/b/log" | sed 's/^/b: /'; } |
+	{ tail -n +"$1" "$tmp/a.log" | sed 's/^/a: /'; tail -n +"$2" "$tmp/b.log" | sed 's/^/b: /'; } |
 		grep -E "$3" | grep -v 'commit of' | head -n "${4:-8}" || true
 }
-nlines() { wc -l < "$tmp/$1/log"; }
+nlines() { wc -l < "$tmp/$1.log"; }
 
 # --- setup
 oracle create-topic "$T" --partitions $P --replication 3 --config min.insync.replicas=2 > /dev/null
@@ -325,10 +272,10 @@ t0=$(now_ms)
 oracle produce "$T" --count "$N" --keys seq --size $SIZE --codec lz4 > /dev/null
 echo "oracle produced $N records (acks=all, RF 3, min.insync.replicas 2) in $(($(now_ms) - t0)) ms"
 : > "$tmp/windows"
-conf a 3
-conf b 3
-start a
-start b
+kafka_kforkd_conf a "$G" "$T" 3
+kafka_kforkd_conf b "$G" "$T" 3
+kf_start a
+kf_start b
 if wait_for 120 kafka_drained "$G" "$T" "$tmp"; then
 	pass "two members (3 file workers each) drained the first $N records in $WAITED_MS ms"
 else
@@ -350,9 +297,9 @@ la=$(nlines a) lb=$(nlines b)
 kafka_kill_broker "$victim"
 t_kill=$(now_ms)
 if wait_for 60 dead_in_status a "$victim" && wait_for 30 dead_in_status b "$victim"; then
-	pass "leader down: a's status: $(show_node "$tmp/a/st.json" "$victim"); b's: $(show_node "$tmp/b/st.json" "$victim")"
+	pass "leader down: a's status: $(show_node "$tmp/a.st.json" "$victim"); b's: $(show_node "$tmp/b.st.json" "$victim")"
 else
-	fail "leader down: status $(cat "$tmp/a/st.json")"
+	fail "leader down: status $(cat "$tmp/a.st.json")"
 fi
 window_close leader
 # the partitions it led: commits go past the offsets at the kill, so
@@ -384,22 +331,22 @@ la=$(nlines a) lb=$(nlines b)
 kafka_kill_broker "$coord"
 t_kill=$(now_ms)
 if wait_for 30 dead_in_status a "$coord" && wait_for 30 dead_in_status b "$coord"; then
-	pass "coordinator down: a's status: $(show_node "$tmp/a/st.json" "$coord"); b's: $(show_node "$tmp/b/st.json" "$coord")"
+	pass "coordinator down: a's status: $(show_node "$tmp/a.st.json" "$coord"); b's: $(show_node "$tmp/b.st.json" "$coord")"
 else
-	fail "coordinator down: status $(cat "$tmp/a/st.json")"
+	fail "coordinator down: status $(cat "$tmp/a.st.json")"
 fi
 newcoord() {
 	local c
 	c=$(coordinator) && [ -n "$c" ] && [ "$c" != "$coord" ] && echo "$c" > "$tmp/newcoord"
 }
 found() {
-	tail -n +"$la" "$tmp/a/log" | grep -q "coordinator is node $(cat "$tmp/newcoord")" &&
-		tail -n +"$lb" "$tmp/b/log" | grep -q "coordinator is node $(cat "$tmp/newcoord")"
+	tail -n +"$la" "$tmp/a.log" | grep -q "coordinator is node $(cat "$tmp/newcoord")" &&
+		tail -n +"$lb" "$tmp/b.log" | grep -q "coordinator is node $(cat "$tmp/newcoord")"
 }
 # found_after NAME LINE: ms from the kill to NAME's log line naming it
 found_after() {
 	local ts
-	ts=$(tail -n +"$2" "$tmp/$1/log" | grep "coordinator is node $(cat "$tmp/newcoord")" | head -n 1 | cut -d' ' -f1)
+	ts=$(tail -n +"$2" "$tmp/$1.log" | grep "coordinator is node $(cat "$tmp/newcoord")" | head -n 1 | cut -d' ' -f1)
 	echo $(($(date -d "$ts" +%s%3N) - t_kill))
 }
 if wait_for 90 newcoord && wait_for 60 found; then
@@ -433,7 +380,7 @@ logs_since "$la" "$lb" "NOT_|coordinator|rejoin|lost|left|Fetch to" 20
 check_all "rolling restart"
 
 echo "rebalances: a $(st_get a 'd["counters"]["rebalances"]'), b $(st_get b 'd["counters"]["rebalances"]')"
-stop a
-stop b
+kafka_kforkd_stop a
+kafka_kforkd_stop b
 echo "time: $((($(now_ms) - t_start) / 1000)) s"
 summary

@@ -27,74 +27,22 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/lib.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
+. "$here/../lib/kforkd.sh"
 PROBE=${PROBE:-$BUILDDIR/tests/integration/kf_probe}
-for b in "$KFORKD" "$KFORKCTL" "$PROBE"; do
+for b in "$KFORKCTL" "$PROBE"; do
 	[ -x "$b" ] || { echo "no $b" >&2; exit 99; }
 done
 N=${KAFKA_DRAIN_N:-200000}
 P=8
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-kafka.XXXXXX")
-kpids=()
-cleanup() {
-	local p
-	for p in "${kpids[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KF_KAFKA_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+# kforkd member M: $tmp/M.conf, M.log, M.sock and its output $tmp/out-M
+# (kafka_kforkd_conf, tests/lib/kforkd.sh)
+kf_tmpdir kafka KF_KAFKA_KEEP
+tmp=$KF_DIR
 
 kafka_start "${KAFKA_VERSION:-4.4.0}"
 V=$KAFKA_VERSION
 oracle() { kafka_oracle "$@"; }
-
-# conf NAME GROUP TOPIC WORKERS [EXTRA_KAFKA_KEYS]: a kforkd config in $tmp/NAME
-conf() {
-	mkdir -p "$tmp/$1/out"
-	cat > "$tmp/$1/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$KAFKA_BOOTSTRAP";
-  group = "$2";
-  topics = [ "$3" ];
-  client_id = "kfork-$1";
-  session_timeout_ms = 10000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 20000;
-  commit_interval_ms = 500;
-  ${5:-}
-};
-workers = {
-  count = $4;
-  dispatch = "partition";
-  nice = 0;
-  handler = { type = "file"; dir = "$tmp/$1/out"; };
-};
-log = { level = "${KF_KAFKA_LOG_LEVEL:-info}"; };
-control = { socket = "$tmp/$1/ctl.sock"; };
-EOF
-}
-
-# start NAME: kforkd with $tmp/NAME/kforkd.conf, log appended to $tmp/NAME/log
-start() {
-	"$KFORKD" -c "$tmp/$1/kforkd.conf" >> "$tmp/$1/log" 2>&1 &
-	kpids+=($!)
-	eval "pid_$1=$!"
-}
-
-# stop NAME: SIGTERM, wait for exit 0
-stop() {
-	local pid rc=0
-	eval "pid=\$pid_$1"
-	kill -TERM "$pid"
-	wait "$pid" || rc=$?
-	[ $rc -eq 0 ] || fail "$1: kforkd exited $rc after SIGTERM"
-}
-
-status() { "$KFORKCTL" -s "$tmp/$1/ctl.sock" status; }
 
 drained() { kafka_drained "$1" "$2" "$tmp"; }
 
@@ -119,21 +67,21 @@ oracle create-topic drain --partitions $P --replication 1 > /dev/null
 t0=$(now_ms)
 oracle produce drain --count "$N" --codec lz4 --keys seq --batch 200 > /dev/null
 echo "oracle produced $N records in $(($(now_ms) - t0)) ms"
-conf a drain-g drain 4
+kafka_kforkd_conf a drain-g drain 4
 t0=$(now_ms)
-start a
+kf_start a
 if wait_for 300 drained drain-g drain; then
 	pass "kforkd drained $N records from $P partitions in $WAITED_MS ms (committed = end offsets, by Kafka's client)"
 else
 	fail "kforkd did not drain in 300 s: committed $(tr '\n' ' ' < "$tmp/committed"), ends $(tr '\n' ' ' < "$tmp/ends")"
 fi
-if out=$(python3 "$here/check_output.py" --topic drain --ends "$tmp/ends" --once --ordered "$tmp/a/out"); then
+if out=$(python3 "$here/check_output.py" --topic drain --ends "$tmp/ends" --once --ordered "$tmp/out-a"); then
 	pass "drain output: $out"
 else
 	fail "drain output: $out"
 fi
-status a > "$tmp/a/status.json"
-versions=$(python3 - "$tmp/a/status.json" <<'PY'
+kf_status a > "$tmp/a.status.json"
+versions=$(python3 - "$tmp/a.status.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 b = [x for x in d["brokers"] if x["state"] == "ready"]
@@ -142,53 +90,52 @@ PY
 )
 echo "negotiated with Kafka $V: $versions"
 # The versions kforkd sent, from its own log lines at info.
-grep -E "ApiVersions v[0-9]+:" "$tmp/a/log" | head -n 1 || true
+grep -E "ApiVersions v[0-9]+:" "$tmp/a.log" | head -n 1 || true
 
 # Null keys and values (and the header) reach the workers as null.
 oracle create-topic nulls --partitions 1 --replication 1 > /dev/null
 oracle produce-null nulls --partition 0 --count 200 > /dev/null
-conf n nulls-g nulls 1
-start n
+kafka_kforkd_conf n nulls-g nulls 1
+kf_start n
 if wait_for 60 drained nulls-g nulls &&
-	[ "$(awk '$1 == "nulls" && $4 == "-" && $5 == "-" {n++} END {print n + 0}' "$tmp/n/out"/worker-*.log)" -eq 200 ]; then
+	[ "$(awk '$1 == "nulls" && $4 == "-" && $5 == "-" {n++} END {print n + 0}' "$tmp/out-n"/worker-*.log)" -eq 200 ]; then
 	pass "200 records with null key and null value handed to the worker as null, committed"
 else
-	fail "null records: $(head -n 3 "$tmp/n/out"/worker-*.log)"
+	fail "null records: $(head -n 3 "$tmp/out-n"/worker-*.log)"
 fi
-stop n
+kafka_kforkd_stop n
 
 # --- 3. a second member joins and leaves; a restart resumes at the commit
-conf b drain-g drain 2
-start b
+kafka_kforkd_conf b drain-g drain 2
+kf_start b
 oracle produce drain --count 20000 --keys seq > /dev/null
-if wait_for 60 grep -q "partitions assigned" "$tmp/b/log" && wait_for 120 drained drain-g drain; then
-	pass "two members drained 20000 more records (b got $(grep -o 'generation [0-9]*: [0-9]* partitions assigned' "$tmp/b/log" | tail -n 1))"
+if wait_for 60 grep -q "partitions assigned" "$tmp/b.log" && wait_for 120 drained drain-g drain; then
+	pass "two members drained 20000 more records (b got $(grep -o 'generation [0-9]*: [0-9]* partitions assigned' "$tmp/b.log" | tail -n 1))"
 else
 	fail "two members did not drain: $(tr '\n' ' ' < "$tmp/committed") vs $(tr '\n' ' ' < "$tmp/ends")"
 fi
-stop b
-if grep -q "left the group" "$tmp/b/log"; then pass "b left the group"; else fail "b: no LeaveGroup"; fi
+kafka_kforkd_stop b
+if grep -q "left the group" "$tmp/b.log"; then pass "b left the group"; else fail "b: no LeaveGroup"; fi
 oracle produce drain --count 20000 --keys seq > /dev/null
 if wait_for 120 drained drain-g drain; then
 	pass "a alone drained 20000 more after b left"
 else
 	fail "a did not take b's partitions back"
 fi
-stop a
+kafka_kforkd_stop a
 oracle committed drain-g drain > "$tmp/before-restart"
 oracle produce drain --count 5000 --keys seq > /dev/null
-: > "$tmp/a/log.2"
-mv "$tmp/a/log" "$tmp/a/log.1"
-start a
+mv "$tmp/a.log" "$tmp/a.log.1"
+kf_start a
 wait_for 60 drained drain-g drain || true
-resumed=$(grep -o 'drain/[0-9]*: starting at committed offset [0-9]*' "$tmp/a/log" |
+resumed=$(grep -o 'drain/[0-9]*: starting at committed offset [0-9]*' "$tmp/a.log" |
 	sed 's|drain/\([0-9]*\): starting at committed offset \([0-9]*\)|\1 \2|' | sort -n)
 if [ "$resumed" = "$(sort -n "$tmp/before-restart")" ]; then
 	pass "restart resumed every partition at the offset Kafka's client reads as committed"
 else
 	fail "restart offsets: $(echo "$resumed" | tr '\n' ' ') vs committed $(tr '\n' ' ' < "$tmp/before-restart")"
 fi
-if out=$(python3 "$here/check_output.py" --topic drain --ends "$tmp/ends" "$tmp/a/out" "$tmp/b/out"); then
+if out=$(python3 "$here/check_output.py" --topic drain --ends "$tmp/ends" "$tmp/out-a" "$tmp/out-b"); then
 	pass "every record of the three phases processed: $out"
 else
 	fail "three phases: $out"
@@ -198,28 +145,28 @@ fi
 if kafka_ver_ge "$V" 2.8.0; then
 	oracle create-topic phoenix --partitions 2 --replication 1 > /dev/null
 	oracle produce phoenix --count 500 --keys seq > /dev/null
-	conf r phoenix-g phoenix 1 "metadata_max_age_ms = 3000;"
-	start r
+	kafka_kforkd_conf r phoenix-g phoenix 1 "metadata_max_age_ms = 3000;"
+	kf_start r
 	wait_for 60 drained phoenix-g phoenix || fail "phoenix: first drain"
 	oracle delete-topic phoenix > /dev/null
 	sleep 2
 	oracle create-topic phoenix --partitions 2 --replication 1 > /dev/null
 	oracle produce phoenix --count 100 --keys seq > /dev/null
-	if wait_for 60 grep -q "topic phoenix was deleted and created again" "$tmp/r/log" &&
+	if wait_for 60 grep -q "topic phoenix was deleted and created again" "$tmp/r.log" &&
 		wait_for 60 drained phoenix-g phoenix; then
-		pass "topic deleted and created again: $(grep -o 'topic phoenix was deleted.*' "$tmp/r/log" | head -n 1); new records committed"
+		pass "topic deleted and created again: $(grep -o 'topic phoenix was deleted.*' "$tmp/r.log" | head -n 1); new records committed"
 	else
-		fail "re-created topic: $(grep -E 'phoenix|warn|error' "$tmp/r/log" | tail -n 8)"
+		fail "re-created topic: $(grep -E 'phoenix|warn|error' "$tmp/r.log" | tail -n 8)"
 	fi
 	# 500 records of the old topic, then the new one's 100 from offset 0
-	seen=$(cat "$tmp/r/out"/worker-*.log | awk '$1 == "phoenix"' | wc -l)
-	starts=$(grep -c "phoenix/[01]: starting at earliest offset 0" "$tmp/r/log" || true)
+	seen=$(cat "$tmp/out-r"/worker-*.log | awk '$1 == "phoenix"' | wc -l)
+	starts=$(grep -c "phoenix/[01]: starting at earliest offset 0" "$tmp/r.log" || true)
 	if [ "$starts" -eq 4 ] && [ "$seen" -ge 600 ]; then
 		pass "the new topic's partitions started at offset 0 ($seen records of both topics seen)"
 	else
-		fail "the new topic's partitions did not start over: $(grep 'starting at' "$tmp/r/log" | tail -n 4)"
+		fail "the new topic's partitions did not start over: $(grep 'starting at' "$tmp/r.log" | tail -n 4)"
 	fi
-	stop r
+	kafka_kforkd_stop r
 else
 	echo "SKIP: topic deleted and created again (Kafka $V has no topic ids)"
 fi
@@ -246,38 +193,38 @@ quota() {
 }
 quota 300000 > /dev/null
 sleep 2 # quotas reach the broker through its metadata (or ZooKeeper)
-conf q quota-g quota 1 "fetch_max_bytes = 65536; fetch_partition_max_bytes = 32768;"
+kafka_kforkd_conf q quota-g quota 1 "fetch_max_bytes = 65536; fetch_partition_max_bytes = 32768;"
 t0=$(now_ms)
-start q
+kf_start q
 if wait_for 120 drained quota-g quota; then
 	ms=$(($(now_ms) - t0))
-	status q > "$tmp/q/status.json"
-	thr=$(python3 -c 'import json, sys; print(sum(b["throttled_ms"] for b in json.load(open(sys.argv[1]))["brokers"]))' "$tmp/q/status.json")
-	metric=$("$KFORKCTL" -s "$tmp/q/ctl.sock" metrics | awk '/^kfork_broker_throttle_seconds_total/ {s += $2} END {print s + 0}')
-	reqs=$("$KFORKCTL" -s "$tmp/q/ctl.sock" metrics | awk '/^kfork_fetch_requests_total/ {print $2}')
-	errs=$(grep -cE ' (error|warn) ' "$tmp/q/log" || true)
+	kf_status q > "$tmp/q.status.json"
+	thr=$(python3 -c 'import json, sys; print(sum(b["throttled_ms"] for b in json.load(open(sys.argv[1]))["brokers"]))' "$tmp/q.status.json")
+	metric=$(kf_ctl q metrics | awk '/^kfork_broker_throttle_seconds_total/ {s += $2} END {print s + 0}')
+	reqs=$(kf_ctl q metrics | awk '/^kfork_fetch_requests_total/ {print $2}')
+	errs=$(grep -cE ' (error|warn) ' "$tmp/q.log" || true)
 	echo "quota drain: ${ms} ms, throttled ${thr} ms (metric ${metric} s), ${reqs:-?} Fetch requests, $errs warn/error lines"
-	if [ "$thr" -gt 1000 ] && grep -q "throttled by the broker" "$tmp/q/log" && [ "$errs" -eq 0 ] &&
+	if [ "$thr" -gt 1000 ] && grep -q "throttled by the broker" "$tmp/q.log" && [ "$errs" -eq 0 ] &&
 		[ "${reqs:-0}" -gt 0 ] && [ "${reqs:-0}" -lt $((ms / 20)) ]; then
 		pass "throttled by a consumer_byte_rate quota: ${thr} ms throttle reported, no warning or error, ${reqs} Fetch requests in ${ms} ms"
 	else
-		fail "throttle: ${thr} ms, ${reqs:-?} requests in ${ms} ms, $errs warn/error lines: $(grep -E ' (error|warn) ' "$tmp/q/log" | head -n 3)"
+		fail "throttle: ${thr} ms, ${reqs:-?} requests in ${ms} ms, $errs warn/error lines: $(grep -E ' (error|warn) ' "$tmp/q.log" | head -n 3)"
 	fi
 else
 	fail "quota: did not drain in 120 s"
 fi
 quota --remove > /dev/null || true
-stop q
+kafka_kforkd_stop q
 
 # --- 6. the broker goes away: status says so, no reconnect storm
-conf d down-g drain 1
-start d
-wait_for 60 grep -q "partitions assigned" "$tmp/d/log" || fail "d: no assignment"
+kafka_kforkd_conf d down-g drain 1
+kf_start d
+wait_for 60 grep -q "partitions assigned" "$tmp/d.log" || fail "d: no assignment"
 kafka_stop
 t0=$(now_ms)
 down_status() {
-	status d > "$tmp/d/status.json" 2>/dev/null &&
-		python3 - "$tmp/d/status.json" <<'PY'
+	kf_status d > "$tmp/d.status.json" 2>/dev/null &&
+		python3 - "$tmp/d.status.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))["brokers"]
 sys.exit(0 if b and all(x["state"] != "ready" and x["last_error"] for x in b
@@ -285,18 +232,18 @@ sys.exit(0 if b and all(x["state"] != "ready" and x["last_error"] for x in b
 PY
 }
 if wait_for 30 down_status; then
-	pass "broker down: status shows $(python3 -c 'import json, sys; b = json.load(open(sys.argv[1]))["brokers"][0]; print("node %d %s, last_error %r at %s" % (b["node"], b["state"], b["last_error"], b["last_error_at"]))' "$tmp/d/status.json")"
+	pass "broker down: status shows $(python3 -c 'import json, sys; b = json.load(open(sys.argv[1]))["brokers"][0]; print("node %d %s, last_error %r at %s" % (b["node"], b["state"], b["last_error"], b["last_error_at"]))' "$tmp/d.status.json")"
 else
-	fail "broker down: status $(cat "$tmp/d/status.json")"
+	fail "broker down: status $(cat "$tmp/d.status.json")"
 fi
 sleep 20
-lines=$(awk -v t="$(date -u -d @$((t0 / 1000)) +%H:%M:%S)" 'substr($1, 12, 8) >= t' "$tmp/d/log" | wc -l)
+lines=$(awk -v t="$(date -u -d @$((t0 / 1000)) +%H:%M:%S)" 'substr($1, 12, 8) >= t' "$tmp/d.log" | wc -l)
 if [ "$lines" -lt 120 ]; then
 	pass "broker down for 20 s: $lines log lines, no reconnect storm"
 else
 	fail "broker down for 20 s: $lines log lines"
 fi
-stop d
+kafka_kforkd_stop d
 
 if [ -n "${KF_KAFKA_RESULTS:-}" ]; then
 	echo "$V $([ "$FAILED" -eq 0 ] && echo PASS || echo FAIL) $versions" >> "$KF_KAFKA_RESULTS"

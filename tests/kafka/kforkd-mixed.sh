@@ -25,11 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/lib.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-for b in "$KFORKD" "$KFORKCTL"; do
-	[ -x "$b" ] || { echo "no $b" >&2; exit 99; }
-done
+. "$here/../lib/kforkd.sh"
 N=${MIXED_N:-500000}
 P=12
 rc=0
@@ -40,17 +36,12 @@ case $rc in
 *) echo "pyenv.sh failed" >&2; exit 99 ;;
 esac
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-mixed.XXXXXX")
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KF_KAFKA_KEEP:-}" ] || [ "$FAILED" -ne 0 ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+# Each assignor A in $tmp/A, KF_DIR of its kforkd members
+# (kafka_kforkd_conf, tests/lib/kforkd.sh): $tmp/A/k1.conf, k1.log, k1.sock,
+# out-k1; a peer's or Java member's files in $tmp/A/NAME/ (those processes
+# are kafka_bg clients).
+kf_tmpdir mixed KF_KAFKA_KEEP failed
+tmp=$KF_DIR
 kafka_start "${KAFKA_VERSION:-4.4.0}"
 V=$KAFKA_VERSION
 oracle() { kafka_oracle "$@"; }
@@ -59,26 +50,8 @@ oracle() { kafka_oracle "$@"; }
 declare -A PID=()
 # kf NAME: a kforkd member (2 file workers) in $G on $TOPIC with $A
 kf() {
-	mkdir -p "$tmp/$A/$1/out"
-	cat > "$tmp/$A/$1/kforkd.conf" <<-CONF
-	kafka = {
-	  bootstrap = "$KAFKA_BOOTSTRAP";
-	  group = "$G";
-	  topics = [ "$TOPIC" ];
-	  client_id = "kforkd-$1";
-	  assignor = "$A";
-	  session_timeout_ms = 10000;
-	  heartbeat_interval_ms = 1000;
-	  rebalance_timeout_ms = 20000;
-	  commit_interval_ms = 500;
-	};
-	workers = { count = 2; dispatch = "partition"; nice = 0; handler = { type = "file"; dir = "$tmp/$A/$1/out"; }; };
-	log = { level = "info"; };
-	control = { socket = "$tmp/$A/$1/ctl.sock"; };
-	CONF
-	"$KFORKD" -c "$tmp/$A/$1/kforkd.conf" >> "$tmp/$A/$1/log" 2>&1 &
-	PID[$1]=$!
-	pids+=($!)
+	KF_CLIENT_ID=kforkd-$1 kafka_kforkd_conf "$1" "$G" "$TOPIC" 2 "assignor = \"$A\";"
+	kf_start "$1"
 }
 # peer NAME confluent|kafka-python
 peer() {
@@ -86,7 +59,7 @@ peer() {
 	"$PY" "$here/peer.py" "$2" --bootstrap "$KAFKA_BOOTSTRAP" --group "$G" --topic "$TOPIC" \
 		--assignor "$A" --client-id "$1" --out "$tmp/$A/$1/offsets" > "$tmp/$A/$1/stats" 2> "$tmp/$A/$1/log" &
 	PID[$1]=$!
-	pids+=($!)
+	kafka_bg $!
 }
 # java_member NAME MAX: Kafka's KafkaConsumer; leaves after MAX records
 java_member() {
@@ -95,10 +68,14 @@ java_member() {
 		--check seq --format offsets --client-id "$1" --out "$tmp/$A/$1/offsets" \
 		> "$tmp/$A/$1/stats" 2> "$tmp/$A/$1/log" &
 	PID[$1]=$!
-	pids+=($!)
+	kafka_bg $!
 }
 # leave NAME: SIGTERM (kforkd, the peers), wait for its exit 0
 leave() {
+	if [ -n "${KPID[$1]:-}" ]; then
+		kafka_kforkd_stop "$1"
+		return
+	fi
 	kill -TERM "${PID[$1]}" 2>/dev/null || true
 	reap "$1"
 }
@@ -126,7 +103,8 @@ drained() { kafka_drained "$G" "$TOPIC" "$tmp/$A"; }
 phase() {
 	A=$1 TOPIC=mixed-$1 G=mixed-$1-g
 	local t0 m res
-	mkdir -p "$tmp/$A"
+	KF_DIR=$tmp/$A
+	mkdir -p "$KF_DIR"
 	oracle create-topic "$TOPIC" --partitions $P --replication 1 > /dev/null
 	t0=$(now_ms)
 	part
@@ -161,7 +139,7 @@ phase() {
 	leave k2
 	# every member's records, "MEMBER PARTITION OFFSET"
 	for m in k1 k2; do
-		cat "$tmp/$A/$m"/out/worker-*.log | awk -v m="$m" '{ print m, $2, $3 }'
+		cat "$tmp/$A/out-$m"/worker-*.log | awk -v m="$m" '{ print m, $2, $3 }'
 	done > "$tmp/$A/all"
 	for m in confluent kpy java1 java2; do
 		awk -v m="$m" '{ print m, $1, $2 }' "$tmp/$A/$m/offsets"
@@ -197,7 +175,7 @@ PY
 	done
 	for m in java1 java2; do echo "$A: $m: $(cat "$tmp/$A/$m/stats")"; done
 	for m in k1 k2; do
-		echo "$A: $m: $(grep -c 'SyncGroup: [0-9]* partitions' "$tmp/$A/$m/log") generations joined"
+		echo "$A: $m: $(grep -c 'SyncGroup: [0-9]* partitions' "$tmp/$A/$m.log") generations joined"
 	done
 }
 

@@ -32,11 +32,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/lib.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-for b in "$KFORKD" "$KFORKCTL"; do
-	[ -x "$b" ] || { echo "no $b" >&2; exit 99; }
-done
+. "$here/../lib/kforkd.sh"
+[ -x "$KFORKCTL" ] || { echo "no $KFORKCTL" >&2; exit 99; }
 V=${KAFKA_VERSION:-4.4.0}
 if ! kafka_ver_ge "$V" 3.5.0; then
 	echo "SKIP: the secure listeners need Kafka 3.5 or newer here (PEM stores, SCRAM users at format time)"
@@ -46,77 +43,36 @@ QUIET=${KF_SECURE_QUIET_S:-20}
 SOAK=${KF_SECURE_SOAK_S:-60}
 REAUTH_MS=3000
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-secure.XXXXXX")
-pids=() # every kforkd and relay still running
-cleanup() {
-	local p
-	for p in ${pids[@]+"${pids[@]}"}; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KF_KAFKA_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+# kforkd NAME: $tmp/NAME.conf, NAME.log, NAME.sock, its output $tmp/out-NAME
+# (kafka_kforkd_conf, tests/lib/kforkd.sh)
+kf_tmpdir secure KF_KAFKA_KEEP
+tmp=$KF_DIR
 oracle() { kafka_oracle "$@"; }
-forget() { # forget PID: it was reaped
-	local p keep=()
-	for p in ${pids[@]+"${pids[@]}"}; do [ "$p" = "$1" ] || keep+=("$p"); done
-	pids=(${keep[@]+"${keep[@]}"})
-}
 broker_log() { cat "$KAFKA_DIR"/broker*/server.log; }
 
 # conf NAME BOOTSTRAP TOPIC SECURITY_BLOCK [LEVEL]: write NAME's config
-# (file handler into NAME/out, control socket NAME/ctl.sock)
+# (one worker, group NAME-g)
 conf() {
-	local name=$1 boot=$2 topic=$3 sec=$4 level=${5:-info}
-	mkdir -p "$tmp/$name/out"
-	cat > "$tmp/$name/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$boot";
-  group = "$name-g";
-  topics = [ "$topic" ];
-  commit_interval_ms = 500;
-  security = { $sec };
-};
-workers = { count = 1; handler = { type = "file"; dir = "$tmp/$name/out"; }; };
-log = { level = "$level"; };
-control = { socket = "$tmp/$name/ctl.sock"; };
-EOF
+	KAFKA_BOOTSTRAP=$2 KF_KAFKA_LOG_LEVEL=${5:-info} \
+		kafka_kforkd_conf "$1" "$1-g" "$3" 1 "security = { $4 };"
 }
 
-# start NAME: kforkd on NAME's config; its pid in NAME/pid
-start() {
-	"$KFORKD" -c "$tmp/$1/kforkd.conf" > "$tmp/$1/log" 2>&1 &
-	echo $! > "$tmp/$1/pid"
-	pids+=($!)
-}
+# status NAME: kforkctl status into NAME.json
+status() { kf_status "$1" > "$tmp/$1.json"; }
 
-# stop NAME: SIGTERM, and it must exit 0
-stop() {
-	local p rc=0
-	p=$(cat "$tmp/$1/pid")
-	kill -TERM "$p"
-	wait "$p" || rc=$?
-	forget "$p"
-	[ "$rc" -eq 0 ] || fail "$1: kforkd exited $rc after SIGTERM"
-}
-
-# status NAME: kforkctl status into NAME/status.json
-status() { "$KFORKCTL" -s "$tmp/$1/ctl.sock" status > "$tmp/$1/status.json" 2>/dev/null; }
-
-# js NAME EXPR: a Python expression on the status (s), printed
-js() { python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/$1/status.json" "$2"; }
+# js NAME EXPR: an expression on the status (d), printed (kf_json)
+js() { kf_json "$(cat "$tmp/$1.json")" "$2"; }
 
 # caught_up NAME: in the status, stable and committed = high watermark on
 # every partition (the oracle has the last word afterwards)
 caught_up() {
-	status "$1" && [ "$(js "$1" 's["state"] == "stable" and len(s["assignment"]) > 0 and all(a["committed"] is not None and a["committed"] == a["high_watermark"] for a in s["assignment"])')" = True ]
+	status "$1" && [ "$(js "$1" 'd["state"] == "stable" and len(d["assignment"]) > 0 and all(a["committed"] is not None and a["committed"] == a["high_watermark"] for a in d["assignment"])')" = True ]
 }
 
 # drained NAME TOPIC: kforkd's status says so, then the oracle: the
-# committed offsets of NAME-g are the end offsets
+# committed offsets of NAME-g are the end offsets ($tmp/ends)
 drained() {
-	wait_for 90 caught_up "$1" && wait_for 60 kafka_drained "$1-g" "$2" "$tmp/$1"
+	wait_for 90 caught_up "$1" && wait_for 60 kafka_drained "$1-g" "$2" "$tmp"
 }
 
 # run NAME SECURITY_BLOCK: kforkd drains 2000 records of topic NAME
@@ -125,18 +81,18 @@ run() {
 	oracle create-topic "$name" --partitions 2 --replication 1 > /dev/null
 	oracle produce "$name" --count 2000 --keys seq > /dev/null
 	conf "$name" "$KAFKA_BOOTSTRAP" "$name" "$sec"
-	start "$name"
+	kf_start "$name"
 	if drained "$name" "$name"; then
 		pass "$name: kforkd drained 2000 records over $KAFKA_SECURITY, commits read back by Kafka's client"
 	else
-		fail "$name: not drained: $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"
+		fail "$name: not drained: $(grep -E ' (warn|error) ' "$tmp/$name.log" | head -n 3)"
 	fi
-	stop "$name"
+	kafka_kforkd_stop "$name"
 }
 
 # auth_failed NAME: the daemon and every broker entry in auth_failed
 auth_failed() {
-	status "$1" && [ "$(js "$1" 's["state"] == "auth_failed" and len(s["brokers"]) > 0 and all(b["state"] == "auth_failed" and b["last_error"] for b in s["brokers"])')" = True ]
+	status "$1" && [ "$(js "$1" 'd["state"] == "auth_failed" and len(d["brokers"]) > 0 and all(b["state"] == "auth_failed" and b["last_error"] for b in d["brokers"])')" = True ]
 }
 
 # refused TOPIC 'NAME|BOOTSTRAP|WORD|SECURITY|FIXED_BOOTSTRAP|FIXED_SECURITY[|FIX]'...
@@ -154,11 +110,11 @@ refused() {
 		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
 		names+=("$name")
 		conf "$name" "$boot" "$topic" "$sec" debug
-		start "$name"
+		kf_start "$name"
 	done
 	for name in "${names[@]}"; do
 		if ! wait_for 60 auth_failed "$name"; then
-			fail "$name: not in auth_failed: $(cat "$tmp/$name/status.json" 2>/dev/null) $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"
+			fail "$name: not in auth_failed: $(cat "$tmp/$name.json" 2>/dev/null) $(grep -E ' (warn|error) ' "$tmp/$name.log" | head -n 3)"
 			ok=
 		fi
 	done
@@ -167,18 +123,18 @@ refused() {
 	n1=$(broker_log | grep -c "Failed authentication with" || true)
 	for c in "$@"; do
 		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
-		local log=$tmp/$name/log errs warns attempts err
+		local log=$tmp/$name.log errs warns attempts err
 		status "$name" || true
 		errs=$(grep -c ' error ' "$log" || true)
 		warns=$(grep -c ' warn ' "$log" || true)
 		attempts=$(grep -c 'conn: .*: down -> resolving' "$log" || true)
-		err=$(js "$name" 's["brokers"][0]["last_error"]')
-		if [ "$(js "$name" 's["state"]')" = auth_failed ] && [ "$errs" -eq 1 ] && [ "$warns" -eq 0 ] &&
+		err=$(js "$name" 'd["brokers"][0]["last_error"]')
+		if [ "$(js "$name" 'd["state"]')" = auth_failed ] && [ "$errs" -eq 1 ] && [ "$warns" -eq 0 ] &&
 			[ "$attempts" -eq 1 ] && grep ' error ' "$log" | grep -qiE "$word" &&
 			grep ' error ' "$log" | grep -q "not retrying" && grep -qiE "$word" <<< "$err"; then
 			pass "$name refused for good: 1 connection attempt and 1 error line in $QUIET s, status auth_failed: \"$err\""
 		else
-			fail "$name: state $(js "$name" 's["state"]'), $attempts attempts, $errs error and $warns warn lines, last_error \"$err\": $(grep -E ' (warn|error) ' "$log" | head -n 3)"
+			fail "$name: state $(js "$name" 'd["state"]'), $attempts attempts, $errs error and $warns warn lines, last_error \"$err\": $(grep -E ' (warn|error) ' "$log" | head -n 3)"
 		fi
 	done
 	if [ $((n1 - n0)) -eq $# ]; then
@@ -190,17 +146,17 @@ refused() {
 		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
 		[ -z "$fix" ] || eval "$fix"
 		conf "$name" "$fboot" "$topic" "$fsec" debug
-		kill -HUP "$(cat "$tmp/$name/pid")"
+		kill -HUP "${KPID[$name]}"
 	done
 	for c in "$@"; do
 		IFS='|' read -r name boot word sec fboot fsec fix <<< "$c"
-		if drained "$name" "$topic" && [ "$(grep -c ' error ' "$tmp/$name/log" || true)" -eq 1 ] &&
-			{ [ -z "$fix" ] || grep -q "connecting again with the settings read anew" "$tmp/$name/log"; }; then
+		if drained "$name" "$topic" && [ "$(grep -c ' error ' "$tmp/$name.log" || true)" -eq 1 ] &&
+			{ [ -z "$fix" ] || grep -q "connecting again with the settings read anew" "$tmp/$name.log"; }; then
 			pass "$name: after SIGHUP with the setting fixed${fix:+ in place (config unchanged)}, kforkd drained $topic (oracle)"
 		else
-			fail "$name: not drained after the fix: $(grep -E ' (warn|error) ' "$tmp/$name/log" | tail -n 3)"
+			fail "$name: not drained after the fix: $(grep -E ' (warn|error) ' "$tmp/$name.log" | tail -n 3)"
 		fi
-		stop "$name"
+		kafka_kforkd_stop "$name"
 	done
 }
 
@@ -217,8 +173,7 @@ trace_processor() {
 
 # ports NAME: local ports of NAME's established connections to the brokers
 ports() {
-	local p a port
-	p=$(cat "$tmp/$1/pid")
+	local p=${KPID[$1]} a port
 	IFS=, read -r -a a <<< "$KAFKA_BOOTSTRAP"
 	for port in "${a[@]}"; do
 		ss -tnpH state established "( dport = :${port##*:} )" | grep "pid=$p," |
@@ -232,18 +187,18 @@ soak() {
 	oracle create-topic "$name" --partitions 2 --replication 1 > /dev/null
 	oracle produce "$name" --count 500 --keys seq > /dev/null
 	conf "$name" "$KAFKA_BOOTSTRAP" "$name" "$sec"
-	start "$name"
+	kf_start "$name"
 	if ! wait_for 90 caught_up "$name"; then
-		fail "$name: never caught up: $(grep -E ' (warn|error) ' "$tmp/$name/log" | head -n 3)"
-		stop "$name"
+		fail "$name: never caught up: $(grep -E ' (warn|error) ' "$tmp/$name.log" | head -n 3)"
+		kafka_kforkd_stop "$name"
 		return 0
 	fi
-	g0=$(js "$name" 's["generation"]')
-	r0=$(js "$name" 's["counters"]["rebalances"]')
-	a0=$(js "$name" 'sum(b["reauths"] for b in s["brokers"])')
+	g0=$(js "$name" 'd["generation"]')
+	r0=$(js "$name" 'd["counters"]["rebalances"]')
+	a0=$(js "$name" 'sum(b["reauths"] for b in d["brokers"])')
 	p0=$(ports "$name")
 	l0=$(broker_log | wc -l)
-	k0=$(wc -l < "$tmp/$name/log")
+	k0=$(wc -l < "$tmp/$name.log")
 	end=$((SECONDS + SOAK))
 	while [ "$SECONDS" -lt "$end" ]; do
 		oracle produce "$name" --count 100 --keys seq > /dev/null
@@ -256,12 +211,12 @@ soak() {
 		fail "$name: not drained after the soak"
 	fi
 	status "$name" || true
-	g1=$(js "$name" 's["generation"]')
-	r1=$(js "$name" 's["counters"]["rebalances"]')
-	a1=$(js "$name" 'sum(b["reauths"] for b in s["brokers"])')
+	g1=$(js "$name" 'd["generation"]')
+	r1=$(js "$name" 'd["counters"]["rebalances"]')
+	a1=$(js "$name" 'sum(b["reauths"] for b in d["brokers"])')
 	local reauths=$((a1 - a0)) seen=0 port bl kl
 	bl=$(broker_log | tail -n +"$((l0 + 1))")
-	kl=$(tail -n +"$((k0 + 1))" "$tmp/$name/log")
+	kl=$(tail -n +"$((k0 + 1))" "$tmp/$name.log")
 	for port in $p0; do
 		seen=$((seen + $(grep "Begin re-authentication" <<< "$bl" | grep -c -- "-127.0.0.1:$port-" || true)))
 	done
@@ -283,13 +238,13 @@ soak() {
 		fail "$name: generation $g0 -> $g1, rebalances $r0 -> $r1"
 	fi
 	local out
-	if out=$(python3 "$here/check_output.py" --topic "$name" --ends "$tmp/$name/ends" --keys seq \
-		--once "$tmp/$name/out"); then
+	if out=$(python3 "$here/check_output.py" --topic "$name" --ends "$tmp/ends" --keys seq \
+		--once "$tmp/out-$name"); then
 		pass "$name: every record in the handler's output once: $out"
 	else
 		fail "$name: output: $out"
 	fi
-	stop "$name"
+	kafka_kforkd_stop "$name"
 }
 
 # --- TLS, server verification on
@@ -329,8 +284,7 @@ while True:
     threading.Thread(target=pipe, args=(u, c), daemon=True).start()
 EOF
 	python3 "$tmp/relay.py" 127.0.0.2 "$KAFKA_BOOTSTRAP" > "$tmp/relay.port" &
-	relay_pid=$!
-	pids+=("$relay_pid")
+	kafka_bg $! # stopped with these brokers
 	wait_for 10 test -s "$tmp/relay.port" && relay=127.0.0.2:$(head -n 1 "$tmp/relay.port")
 fi
 oracle create-topic fixed-ssl --partitions 2 --replication 1 > /dev/null
@@ -347,11 +301,6 @@ else
 	echo "NOTE: 127.0.0.2 cannot be bound here: no host name mismatch case (the TLS unit suite has one)"
 fi
 refused fixed-ssl "${cases[@]}"
-if [ -n "${relay_pid:-}" ]; then
-	kill "$relay_pid"
-	wait "$relay_pid" 2> /dev/null || true
-	forget "$relay_pid"
-fi
 kafka_stop
 
 # --- mutual TLS

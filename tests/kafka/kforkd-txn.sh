@@ -32,78 +32,26 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/common.sh"
 . "$here/lib.sh"
-KFORKD=${KFORKD:-$BUILDDIR/supervisor/kforkd}
-KFORKCTL=${KFORKCTL:-$BUILDDIR/supervisor/kforkctl}
-for b in "$KFORKD" "$KFORKCTL"; do
-	[ -x "$b" ] || { echo "no $b" >&2; exit 99; }
-done
+. "$here/../lib/kforkd.sh"
 P=8
 TXNS=${KAFKA_TXN_COUNT:-300}
 PER=20
 EVERY=3
 T=txn
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kf-txn.XXXXXX")
-kpids=()
-cleanup() {
-	local p
-	for p in "${kpids[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KF_KAFKA_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
-at_exit cleanup
+# kforkd member M: $tmp/M.conf, M.log, M.sock and its output $tmp/out-M
+# (kafka_kforkd_conf, tests/lib/kforkd.sh)
+kf_tmpdir txn KF_KAFKA_KEEP
+tmp=$KF_DIR
 
 kafka_start "${KAFKA_VERSION:-4.4.0}"
 V=$KAFKA_VERSION
 t_start=$(now_ms)
 oracle() { kafka_oracle "$@"; }
 
-# conf NAME GROUP ISOLATION [EXTRA_KAFKA_KEYS]: a kforkd config in $tmp/NAME
-conf() {
-	mkdir -p "$tmp/$1/out"
-	cat > "$tmp/$1/kforkd.conf" <<EOF
-kafka = {
-  bootstrap = "$KAFKA_BOOTSTRAP";
-  group = "$2";
-  topics = [ "$T" ];
-  client_id = "kfork-$1";
-  isolation = "$3";
-  session_timeout_ms = 10000;
-  heartbeat_interval_ms = 1000;
-  rebalance_timeout_ms = 20000;
-  commit_interval_ms = 500;
-  ${4:-}
-};
-workers = {
-  count = 4;
-  dispatch = "partition";
-  nice = 0;
-  handler = { type = "file"; dir = "$tmp/$1/out"; };
-};
-log = { level = "${KF_KAFKA_LOG_LEVEL:-info}"; };
-control = { socket = "$tmp/$1/ctl.sock"; };
-EOF
-}
-
-start() {
-	"$KFORKD" -c "$tmp/$1/kforkd.conf" >> "$tmp/$1/log" 2>&1 &
-	kpids+=($!)
-	eval "pid_$1=$!"
-}
-
-stop() {
-	local pid rc=0
-	eval "pid=\$pid_$1"
-	kill -TERM "$pid"
-	wait "$pid" || rc=$?
-	[ $rc -eq 0 ] || fail "$1: kforkd exited $rc after SIGTERM"
-}
-
 # seen NAME: the (partition, offset) pairs NAME's workers got, sorted, once
 seen() {
-	cat "$tmp/$1/out"/worker-*.log 2>/dev/null | awk -v t="$T" '$1 == t {print $2, $3}' |
+	cat "$tmp/out-$1"/worker-*.log 2>/dev/null | awk -v t="$T" '$1 == t {print $2, $3}' |
 		sort -k1,1n -k2,2n -u
 }
 sorted() { sort -k1,1n -k2,2n "$@"; }
@@ -131,7 +79,7 @@ open_txn() {
 	"$KAFKA_HARNESS/oracle/oracle.sh" txn --bootstrap "$KAFKA_BOOTSTRAP" --config "$KAFKA_CLIENT_PROPS" \
 		"$T" commit --partition "$2" --count "$3" --open --txn-timeout-ms 600000 --keys seq \
 		< "$tmp/$1.fifo" > "$tmp/$1.out" 2> "$tmp/$1.err" &
-	kpids+=($!)
+	kafka_bg $!
 	eval "pid_$1=$!"
 	wait_for 120 grep -q '^open ' "$tmp/$1.out" ||
 		{ fail "open transaction $1: $(cat "$tmp/$1.out" "$tmp/$1.err")"; exit 1; }
@@ -150,12 +98,12 @@ close_txn() {
 
 # --- kforkd first, on the empty topic
 oracle create-topic "$T" --partitions $P --replication 1 > /dev/null
-conf rc txn-rc read_committed
-conf ru txn-ru read_uncommitted
-start rc
-start ru
+kafka_kforkd_conf rc txn-rc "$T" 4 'isolation = "read_committed";'
+kafka_kforkd_conf ru txn-ru "$T" 4 'isolation = "read_uncommitted";'
+kf_start rc
+kf_start ru
 for n in rc ru; do
-	wait_for 60 grep -q "partitions assigned" "$tmp/$n/log" || { fail "$n: no assignment"; exit 1; }
+	wait_for 60 grep -q "partitions assigned" "$tmp/$n.log" || { fail "$n: no assignment"; exit 1; }
 done
 
 # --- the records: plain, one committed, one aborted, two open, the mix
@@ -239,7 +187,7 @@ sorted -o "$tmp/java-rc" "$tmp/java-rc"
 sorted -o "$tmp/java-ru" "$tmp/java-ru"
 
 # --- read_committed: exactly the committed records
-if out=$(python3 "$here/check_output.py" --topic "$T" --expect "$tmp/expect.rc" --once --ordered "$tmp/rc/out"); then
+if out=$(python3 "$here/check_output.py" --topic "$T" --expect "$tmp/expect.rc" --once --ordered "$tmp/out-rc"); then
 	pass "read_committed: $out"
 else
 	fail "read_committed: $out"
@@ -281,7 +229,7 @@ read -r _ _ last < "$tmp/a1.out"
 grep -qx "4 $((last + 1))" "$tmp/markers" || marks_ok=
 grep -qx "2 $hwm2" "$tmp/markers" || marks_ok=
 grep -qx "5 $hwm5" "$tmp/markers" || marks_ok=
-if out=$(python3 "$here/check_output.py" --topic "$T" --expect "$tmp/java-ru" --once --ordered "$tmp/ru/out") &&
+if out=$(python3 "$here/check_output.py" --topic "$T" --expect "$tmp/java-ru" --once --ordered "$tmp/out-ru") &&
 	cmp -s "$tmp/ru.seen" "$tmp/java-ru" && [ "$(wc -l < "$tmp/java-ru")" -eq "$data_n" ] &&
 	[ "$hit" -eq 0 ] && [ -n "$marks_ok" ]; then
 	pass "read_uncommitted: kforkd's records = Kafka's read_uncommitted consumer's = all $data_n data records; none of the $(wc -l < "$tmp/markers") marker offsets: $out"
@@ -290,21 +238,21 @@ else
 fi
 # no warning or error (but a fresh broker's coordinator still loading)
 for n in rc ru; do
-	errs=$(grep -E ' (error|warn) ' "$tmp/$n/log" | grep -cv COORDINATOR_LOAD_IN_PROGRESS || true)
-	[ "$errs" -eq 0 ] || fail "$n: $errs warn/error lines: $(grep -E ' (error|warn) ' "$tmp/$n/log" | head -n 3)"
+	errs=$(grep -E ' (error|warn) ' "$tmp/$n.log" | grep -cv COORDINATOR_LOAD_IN_PROGRESS || true)
+	[ "$errs" -eq 0 ] || fail "$n: $errs warn/error lines: $(grep -E ' (error|warn) ' "$tmp/$n.log" | head -n 3)"
 done
-stop rc
-stop ru
+kafka_kforkd_stop rc
+kafka_kforkd_stop ru
 
 # --- a read_committed kforkd afterwards, with fetches that cut transactions
-conf late txn-late read_committed "fetch_max_bytes = 16384; fetch_partition_max_bytes = 2048;"
+kafka_kforkd_conf late txn-late "$T" 4 'isolation = "read_committed"; fetch_max_bytes = 16384; fetch_partition_max_bytes = 2048;'
 t0=$(now_ms)
-start late
+kf_start late
 if wait_for 180 kafka_drained txn-late "$T" "$tmp"; then
 	late_ms=$(($(now_ms) - t0))
 	sleep 1
 	seen late > "$tmp/late.seen"
-	if out=$(python3 "$here/check_output.py" --topic "$T" --expect "$tmp/expect.rc" --once --ordered "$tmp/late/out") &&
+	if out=$(python3 "$here/check_output.py" --topic "$T" --expect "$tmp/expect.rc" --once --ordered "$tmp/out-late") &&
 		cmp -s "$tmp/late.seen" "$tmp/java-rc"; then
 		pass "read_committed from the start with 2 KiB partition fetches: = Kafka's read_committed consumer, commits = high watermarks, in $late_ms ms: $out"
 	else
@@ -313,7 +261,7 @@ if wait_for 180 kafka_drained txn-late "$T" "$tmp"; then
 else
 	fail "late: commits $(tr '\n' ' ' < "$tmp/committed") vs ends $(tr '\n' ' ' < "$tmp/ends")"
 fi
-stop late
+kafka_kforkd_stop late
 
 total_s=$(( ($(now_ms) - t_start) / 1000 ))
 echo "result: Kafka $V: $data_n records ($((data_n - $(wc -l < "$tmp/expect.rc"))) aborted), $txns_n transactions ($aborted_n aborted, 2 left open meanwhile), $(wc -l < "$tmp/markers") markers; $total_s s"

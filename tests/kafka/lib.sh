@@ -27,9 +27,14 @@
 #         KAFKA_SASL_USER KAFKA_SASL_PASSWORD KAFKA_SASL_MECHANISM  SASL modes
 #         KAFKA_RF                  min(3, N): the replication factor used
 #         KAFKA_START_MS            how long the start took
-#   kafka_stop            SIGTERM every process started, SIGKILL after
+#   kafka_stop            SIGKILL the clients of kafka_bg, SIGTERM every
+#                         process started, SIGKILL after
 #                         $KAFKA_STOP_TIMEOUT s (20), remove KAFKA_DIR unless
 #                         KAFKA_KEEP is set. Runs at exit by itself.
+#   kafka_bg PID          a client the test started in the background (a
+#                         peer consumer, an oracle) after kafka_start:
+#                         kafka_stop (at exit too) SIGKILLs and reaps it if
+#                         it still runs
 #   kafka_kill_broker ID  SIGKILL broker ID (1..N)
 #   kafka_restart_broker ID   stop broker ID if it runs, start it again and
 #                         wait until it and the others (but those killed
@@ -53,6 +58,19 @@
 #   kafka_drained GROUP TOPIC DIR     committed offsets = end offsets (oracle)
 #   kafka_ver_ge A B      version A >= B
 #
+# For the kforkd scripts (tests/kafka/kforkd-*.sh), which source
+# tests/lib/kforkd.sh too (kf_conf, kf_start, kf_get ...: member M's files
+# in $KF_DIR):
+#   kafka_kforkd_conf M GROUP TOPIC WORKERS [KAFKA]
+#                         kf_conf for these brokers ($KAFKA_BOOTSTRAP): file
+#                         handler into $KF_DIR/out-M (made here), session
+#                         10 s, rebalance 20 s, shutdown 30 s, client id
+#                         kfork-M (or $KF_CLIENT_ID), log level
+#                         $KF_KAFKA_LOG_LEVEL (info); KAFKA: more keys of
+#                         the kafka group (isolation, security = { ... }, ...)
+#   kafka_kforkd_stop M   SIGTERM to M; fails the test unless it exits 0
+#                         within 60 s
+#
 # Tuning: KAFKA_JAVA (java), KAFKA_BROKER_JVM_OPTS, KAFKA_TOOL_JVM_OPTS,
 # KAFKA_TOOL_TIMEOUT (180 s), KAFKA_CONSUME_TIMEOUT_MS (60000),
 # KF_KAFKA_CACHE (see fetch.sh). Call kafka_start in the test's own shell,
@@ -69,6 +87,7 @@ KAFKA_HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${KAFKA_TOOL_JVM_OPTS:=-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true}"
 KAFKA_PIDS=()
 KAFKA_ZK_PID=
+_KAFKA_BG=()
 _KAFKA_HOSTS_OPT=
 _KAFKA_TOOL_LOG=
 _KAFKA_LOGGING=
@@ -638,8 +657,15 @@ _kafka_term_wait() {
 	done
 }
 
+kafka_bg() { _KAFKA_BG+=("$1"); }
+
 kafka_stop() {
 	local pids=() pid
+	for pid in ${_KAFKA_BG[@]+"${_KAFKA_BG[@]}"}; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	_KAFKA_BG=()
 	for pid in ${KAFKA_PIDS[@]+"${KAFKA_PIDS[@]}"}; do
 		[ -z "$pid" ] || pids+=("$pid")
 	done
@@ -719,4 +745,17 @@ kafka_drained() {
 	kafka_oracle end-offsets "$2" >"$3/ends" 2>/dev/null &&
 		kafka_oracle committed "$1" "$2" >"$3/committed" 2>/dev/null &&
 		cmp -s "$3/ends" "$3/committed"
+}
+
+kafka_kforkd_conf() {
+	mkdir -p "$KF_DIR/out-$1"
+	BOOTSTRAP=$KAFKA_BOOTSTRAP SESSION_MS=10000 REBALANCE_MS=20000 KF_SHUTDOWN_MS=30000 \
+		KF_CLIENT_ID=${KF_CLIENT_ID:-kfork-$1} KF_LOG_LEVEL=${KF_KAFKA_LOG_LEVEL:-info} \
+		kf_conf "$1" "$2" "$3" "$4" "{ type = \"file\"; dir = \"$KF_DIR/out-$1\"; }" "${5:-}"
+}
+
+kafka_kforkd_stop() {
+	kf_kill "$1" TERM 60
+	[ "$KF_EXIT" -eq 0 ] ||
+		fail "$1: kforkd exited $KF_EXIT after SIGTERM: $(tail -n 3 "$KF_DIR/$1.log" | tr '\n' ' ')"
 }

@@ -1,6 +1,8 @@
 # kforkd for the scripts that run it: tests/integration/kforkd-*.sh,
-# initscript.sh, tests/chaos/lib.sh, tests/bench/bench-drain.sh and
-# etc/examples/demo.sh.  One kforkd is a member M: its config, control
+# initscript.sh, tls-consume.sh, tests/kafka/kforkd-*.sh (through
+# tests/kafka/lib.sh's kafka_kforkd_conf), tests/chaos/lib.sh,
+# tests/bench/bench-drain.sh, compare.sh, soak.sh and etc/examples/demo.sh.
+# One kforkd is a member M: its config, control
 # socket and log are $KF_DIR/M.conf, $KF_DIR/M.sock and $KF_DIR/M.log, its
 # pid KPID[M].  Source it after tests/integration/common.sh, then call
 # kf_tmpdir or set KF_DIR (a directory of the caller's); sourcing starts
@@ -11,7 +13,9 @@
 #                           KF_DIR = a new ${TMPDIR:-/tmp}/kf-NAME.XXXXXX,
 #                           removed at exit (at_exit of common.sh) unless
 #                           the variable named KEEP is set or, with
-#                           "failed", a check failed: "logs kept in DIR"
+#                           "failed", a check failed: "logs kept in DIR".
+#                           The caller may point KF_DIR at a directory
+#                           inside it later: the one made is removed
 #   kf_conf M GROUP TOPIC WORKERS HANDLER [KAFKA] [WORKERS_EXTRA]
 #                           write M.conf (aside, then renamed: a reload
 #                           never reads half a file); HANDLER is e.g.
@@ -58,6 +62,8 @@
 #                           that fails prints "error: ..." (exit 1)
 #   kf_true M EXPR          M answers and EXPR is true (for wait_for)
 #   kf_stable M             M answers and its state is "stable"
+#   kf_running M COUNT      M answers and has COUNT workers, each running
+#                           with a pid
 #   out_check TOPIC FILES.. "MISSING DUPLICATES LINES": the file handler's
 #                           output in FILES against the high watermarks HW
 #                           (tests/integration/common.sh's watermarks); the
@@ -85,6 +91,7 @@ KF_KILLED=0
 
 kf_tmpdir() {
 	KF_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kf-$1.XXXXXX")
+	KF_TMPDIR=$KF_DIR
 	KF_KEEP=$2
 	KF_KEEP_FAILED=${3:-}
 	at_exit kf_tmpdir_end
@@ -92,9 +99,9 @@ kf_tmpdir() {
 
 kf_tmpdir_end() {
 	if [ -n "${!KF_KEEP:-}" ] || { [ -n "$KF_KEEP_FAILED" ] && [ "$FAILED" -ne 0 ]; }; then
-		echo "logs kept in $KF_DIR"
+		echo "logs kept in $KF_TMPDIR"
 	else
-		rm -rf "$KF_DIR"
+		rm -rf "$KF_TMPDIR"
 	fi
 }
 
@@ -236,6 +243,8 @@ kf_get() {
 kf_true() { [ "$(kf_get "$1" "bool($2)" 2>/dev/null)" = True ]; }
 
 kf_stable() { [ "$(kf_get "$1" state 2>/dev/null)" = stable ]; }
+
+kf_running() { kf_true "$1" "len(workers) == $2 and all(w.state == 'running' and w.pid for w in workers)"; }
 
 out_check() {
 	local topic=$1 f
