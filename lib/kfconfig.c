@@ -38,7 +38,8 @@
 
 /* ---- enum words (same order as the enums in kfconfig.h) ---- */
 
-static const char *const assignor_words[] = { "range", "roundrobin", NULL };
+/* supervisor/assignor.c's names, which the tests check against these */
+static const char *const assignor_words[] = { "range", "roundrobin", "cooperative-sticky", NULL };
 static const char *const reset_words[] = { "earliest", "latest", "error", NULL };
 static const char *const isolation_words[] = { "read_uncommitted", "read_committed", NULL };
 static const char *const protocol_words[] = { "plaintext", "ssl", "sasl_plaintext",
@@ -57,7 +58,6 @@ static const char *const level_words[] = { "error", "warn", "info", "debug", "tr
 		return (unsigned)v < ARRAY_LEN(words) - 1 ? words[v] : "?"; \
 	}
 
-NAME_FN(kf_cfg_assignor_name, kf_cfg_assignor, assignor_words)
 NAME_FN(kf_cfg_offset_reset_name, kf_cfg_offset_reset, reset_words)
 NAME_FN(kf_cfg_isolation_name, kf_cfg_isolation, isolation_words)
 NAME_FN(kf_cfg_protocol_name, kf_cfg_protocol, protocol_words)
@@ -74,7 +74,8 @@ enum key_type {
 	KT_I64,         /* int64_t */
 	KT_BOOL,        /* bool */
 	KT_ENUM,        /* an enum, stored as int */
-	KT_STRV,        /* char ** (NULL-terminated) + int count at off2 */
+	KT_STRV,        /* char ** (NULL-terminated) + int count at off2; with words,
+			 * one string or a list of them, each one of the words */
 	KT_MODE,        /* int: a file mode written as an octal string ("0660") */
 	KT_GROUP,       /* sub-table */
 };
@@ -86,10 +87,10 @@ struct key {
 	size_t off;                 /* field in struct kf_config */
 	size_t off2;                /* KT_STRV: the count */
 	long long min, max;         /* KT_I32, KT_I64 */
-	const char *const *words;   /* KT_ENUM */
+	const char *const *words;   /* KT_ENUM, KT_STRV of words */
 	const struct key *sub;      /* KT_GROUP */
 	long long idef;             /* default of numbers, bools, enums */
-	const char *sdef;           /* default of strings */
+	const char *sdef;           /* default of strings (KT_STRV: its one element) */
 	bool required;
 	unsigned hmask;             /* handler keys: the types that take it */
 	unsigned hreq;              /* handler keys: the types that need it */
@@ -142,7 +143,8 @@ static const struct key kafka_keys[] = {
 	K_I32(KAFKA, "session_timeout_ms", kafka.session_timeout_ms, 1, INT32_MAX, 45000),
 	K_I32(KAFKA, "heartbeat_interval_ms", kafka.heartbeat_interval_ms, 1, INT32_MAX, 3000),
 	K_I32(KAFKA, "rebalance_timeout_ms", kafka.rebalance_timeout_ms, 1, INT32_MAX, 300000),
-	K_ENUM(KAFKA, "assignor", kafka.assignor, assignor_words, KF_CFG_ASSIGNOR_RANGE),
+	{ .name = "assignor", .type = KT_STRV, .reload = KAFKA, .off = OFF(kafka.assignors),
+	  .off2 = OFF(kafka.n_assignors), .words = assignor_words, .sdef = "range" },
 	K_ENUM(KAFKA, "auto_offset_reset", kafka.auto_offset_reset, reset_words,
 	       KF_CFG_RESET_EARLIEST),
 	K_I32(KAFKA, "commit_interval_ms", kafka.commit_interval_ms, 1, INT32_MAX, 1000),
@@ -281,10 +283,12 @@ static int defaults_of(struct kf_config *cfg, const struct key *tab)
 			break;
 		}
 		case KT_STRV: {
-			char **v = calloc(1, sizeof(*v));
-			if (!v)
+			char **v = calloc(2, sizeof(*v));
+			if (!v || (k->sdef && !(v[0] = strdup(k->sdef)))) {
+				free(v);
 				return KF_ENOMEM;
-			set_strv(cfg, k, v, 0);
+			}
+			set_strv(cfg, k, v, k->sdef ? 1 : 0);
 			break;
 		}
 		case KT_GROUP:
@@ -439,16 +443,44 @@ static int parse_enum(struct ctx *cx, const config_setting_t *s, const struct ke
 	return fail(cx, s, "%s: unknown value \"%s\" (expected %s)", name, v, list);
 }
 
+/* A word list (k->words): one of the words, each once. */
+static int check_word(struct ctx *cx, const config_setting_t *e, const struct key *k,
+		      const char *name, char **v, int i)
+{
+	char list[256] = "";
+	size_t used = 0;
+	int w;
+
+	for (w = 0; k->words[w] && strcmp(v[i], k->words[w]) != 0; w++)
+		;
+	if (!k->words[w]) {
+		for (w = 0; k->words[w]; w++)
+			used += snprintf(list + used, sizeof(list) - used, "%s%s", w ? " | " : "",
+					 k->words[w]);
+		return fail(cx, e, "%s: unknown value \"%s\" (expected %s)", name, v[i], list);
+	}
+	for (int j = 0; j < i; j++)
+		if (strcmp(v[j], v[i]) == 0)
+			return fail(cx, e, "%s: \"%s\" is listed twice", name, v[i]);
+	return KF_OK;
+}
+
 static int parse_strv(struct ctx *cx, const config_setting_t *s, const struct key *k,
 		      const char *name)
 {
-	int n = config_setting_length(s);
+	bool one = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n = one ? 1 : config_setting_length(s);
 	char **v = calloc((size_t)n + 1, sizeof(*v));
+	char ename[192];
 
 	if (!v)
 		return nomem(cx, s);
+	if (k->words && n == 0) {
+		free_strv(v);
+		return fail(cx, s, "%s: the list is empty", name);
+	}
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, i);
+		const config_setting_t *e = one ? s : config_setting_get_elem(s, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
 			free_strv(v);
 			return fail(cx, e, "%s[%d]: expected a string, got %s", name, i,
@@ -458,6 +490,14 @@ static int parse_strv(struct ctx *cx, const config_setting_t *s, const struct ke
 		if (!v[i]) {
 			free_strv(v);
 			return nomem(cx, s);
+		}
+		if (one)
+			snprintf(ename, sizeof(ename), "%s", name);
+		else
+			snprintf(ename, sizeof(ename), "%s[%d]", name, i);
+		if (k->words && check_word(cx, e, k, ename, v, i) != KF_OK) {
+			free_strv(v);
+			return KF_ERR;
 		}
 	}
 	set_strv(cx->cfg, k, v, n);
@@ -492,7 +532,7 @@ static bool type_fits(enum key_type t, int lt)
 		return lt == CONFIG_TYPE_INT || lt == CONFIG_TYPE_INT64;
 	case KT_BOOL:
 		return lt == CONFIG_TYPE_BOOL;
-	case KT_STRV:
+	case KT_STRV: /* a word list takes one word too (parse_value) */
 		return lt == CONFIG_TYPE_ARRAY || lt == CONFIG_TYPE_LIST;
 	case KT_GROUP:
 		return lt == CONFIG_TYPE_GROUP;
@@ -506,8 +546,11 @@ static int parse_value(struct ctx *cx, const config_setting_t *s, const struct k
 	long long v;
 	char *str;
 
-	if (!type_fits(k->type, config_setting_type(s)))
-		return fail(cx, s, "%s: expected %s, got %s", name, want_word(k->type),
+	if (!type_fits(k->type, config_setting_type(s)) &&
+	    !(k->type == KT_STRV && k->words && config_setting_type(s) == CONFIG_TYPE_STRING))
+		return fail(cx, s, "%s: expected %s, got %s", name,
+			    k->type == KT_STRV && k->words ? "a string or an array of strings"
+							   : want_word(k->type),
 			    type_word(s));
 	switch (k->type) {
 	case KT_STR:

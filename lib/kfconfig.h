@@ -46,11 +46,6 @@
 
 #include "log.h"
 
-enum kf_cfg_assignor {
-	KF_CFG_ASSIGNOR_RANGE = 0,
-	KF_CFG_ASSIGNOR_ROUNDROBIN,
-};
-
 enum kf_cfg_offset_reset {
 	KF_CFG_RESET_EARLIEST = 0,
 	KF_CFG_RESET_LATEST,
@@ -127,7 +122,8 @@ struct kf_config_kafka {
 	int32_t session_timeout_ms;
 	int32_t heartbeat_interval_ms;
 	int32_t rebalance_timeout_ms;
-	enum kf_cfg_assignor assignor;
+	char **assignors;           /* n_assignors, preference order, NULL-terminated */
+	int n_assignors;
 	enum kf_cfg_offset_reset auto_offset_reset;
 	int32_t commit_interval_ms;
 	enum kf_cfg_isolation isolation;
@@ -260,7 +256,6 @@ void kf_config_keep(struct kf_config *new, struct kf_config *old, enum kf_reload
 
 /* The config words of the enums ("range", "sasl_ssl", "SCRAM-SHA-512",
  * ...); "?" for a value out of range. */
-const char *kf_cfg_assignor_name(enum kf_cfg_assignor v);
 const char *kf_cfg_offset_reset_name(enum kf_cfg_offset_reset v);
 const char *kf_cfg_isolation_name(enum kf_cfg_isolation v);
 const char *kf_cfg_protocol_name(enum kf_cfg_protocol v);

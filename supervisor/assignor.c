@@ -57,6 +57,8 @@ int kf_assignor_protocols(const char *configured, const char *names[KF_ASSIGNOR_
 	if (kf_assignor_lookup(configured, &first) != KF_OK)
 		return KF_EUNSUPP;
 	names[n++] = assignor_names[first];
+	if (kf_assignor_cooperative(first))
+		return n; /* anything eager beside it would make the member eager */
 	for (unsigned i = 0; i < KF_ASSIGNOR_COUNT; i++)
 		if (i != (unsigned)first && !kf_assignor_cooperative((enum kf_assignor_id)i))
 			names[n++] = assignor_names[i];

@@ -98,12 +98,13 @@ int kf_assignor_lookup(const char *name, enum kf_assignor_id *id);
 bool kf_assignor_cooperative(enum kf_assignor_id id);
 
 /*
- * JoinGroup's Protocols, in preference order: `configured` first, then
- * the other eager assignors kfork knows, so the group can still agree with
- * Java members configured for one of those (cooperative-sticky only when
- * configured).  Writes at most KF_ASSIGNOR_COUNT names (static strings)
- * to names and returns their count, or KF_EUNSUPP when `configured` is
- * unknown.
+ * JoinGroup's Protocols when one assignor is configured, in preference
+ * order: an eager `configured` first, then the other eager assignors kfork
+ * knows, so the group can still agree with Java members configured for one
+ * of those; cooperative-sticky alone (an eager one beside it would make
+ * the member eager, as Java decides).  Writes at most KF_ASSIGNOR_COUNT
+ * names (static strings) to names and returns their count, or KF_EUNSUPP
+ * when `configured` is unknown.
  */
 int kf_assignor_protocols(const char *configured, const char *names[KF_ASSIGNOR_COUNT]);
 

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asg.h"
+#include "assignor.h"
 #include "cluster.h"
 #include "err.h"
 #include "group.h"
@@ -118,11 +120,14 @@ struct kf_group {
 	int32_t generation;
 	char *protocol, *leader;
 
-	/* the current assignment (arena: strings and tps) */
-	struct kf_arena asg_arena;
-	struct kf_group_tp *tps;
-	int ntps;
-	bool owned;                  /* tps were handed out with on_assigned */
+	/* the current assignment; with a cooperative protocol, what a new
+	 * generation adds comes first (nadded, not handed out yet) and what
+	 * it takes away is in rev until kf_group_revoke_done */
+	struct kf_asg asg, rev;
+	int nadded;
+	bool owned;                  /* asg was handed out with on_assigned */
+	bool cooperative;            /* KIP-429: keep what we own across a rebalance */
+	bool coop_revoking;          /* stable, and on_revoke(rev) is being served */
 
 	/* leader: JoinGroup members kept until SyncGroup is sent */
 	struct kf_arena join_arena;
@@ -426,9 +431,8 @@ static void step_nomem(struct kf_group *g, int16_t api)
 
 static void drop_assignment(struct kf_group *g)
 {
-	kf_arena_free(&g->asg_arena);
-	g->tps = NULL;
-	g->ntps = 0;
+	kf_asg_free(&g->asg);
+	g->nadded = 0;
 	g->owned = false;
 }
 
@@ -444,6 +448,22 @@ static void drop_snapshot(struct kf_group *g)
 }
 
 /*
+ * Cooperative: give up what the new generation took away (rev), while the
+ * kept partitions flow on; kf_group_revoke_done (or the rebalance timeout)
+ * then rejoins, so that the leader hands them on.
+ */
+static void coop_revoke(struct kf_group *g)
+{
+	g->coop_revoking = true;
+	ev_timer_set(&g->revoke, g->rebalance_ms / 1000., 0.);
+	ev_timer_start(g->loop, &g->revoke);
+	if (g->cb.on_revoke)
+		g->cb.on_revoke(g->opaque, g->rev.tps, g->rev.n);
+	else
+		kf_group_revoke_done(g);
+}
+
+/*
  * Leave the current generation and join again.  An eager protocol revokes
  * everything first (on_revoke, then wait); lost partitions go to on_lost.
  */
@@ -451,22 +471,56 @@ static void rejoin(struct kf_group *g, const char *why, bool lost)
 {
 	if (stopped(g))
 		return;
+	if (g->coop_revoking && !lost)
+		return; /* kf_group_revoke_done rejoins */
 	kf_info(LOGC, "%s: rejoining (%s)", g->group, why);
 	g->epoch++;
 	ev_timer_stop(g->loop, &g->retry);
 	drop_snapshot(g);
 	if (g->state == GS_REVOKING)
 		return; /* already on the way */
+	if (g->coop_revoking) {
+		/* Lost while revoking: what is being revoked is lost too, and
+		 * its commits will fail; kforkd's barrier ends on its own. */
+		g->coop_revoking = false;
+		ev_timer_stop(g->loop, &g->revoke);
+		kf_asg_free(&g->rev);
+	}
 	if (g->owned && lost) {
-		if (g->cb.on_lost)
-			g->cb.on_lost(g->opaque, g->tps, g->ntps);
+		if (g->cb.on_lost) {
+			g->cb.on_lost(g->opaque, g->asg.tps, g->asg.n);
+			if (g->rev.n > 0) /* taken away, never revoked */
+				g->cb.on_lost(g->opaque, g->rev.tps, g->rev.n);
+		}
+		kf_asg_free(&g->rev);
 		drop_assignment(g);
+	}
+	if (g->cooperative) {
+		/* Keep what was handed out, and say so in JoinGroup; what a
+		 * generation added but never handed out is not ours to claim. */
+		if (g->owned) {
+			g->asg.tps += g->nadded;
+			g->asg.n -= g->nadded;
+			g->nadded = 0;
+		} else {
+			drop_assignment(g);
+		}
+		if (g->rev.n > 0) {
+			/* A generation took partitions away and failed before
+			 * they were revoked: revoke them first, rejoin after. */
+			set_state(g, GS_STABLE);
+			coop_revoke(g);
+			return;
+		}
+		set_state(g, GS_JOIN);
+		advance(g);
+		return;
 	}
 	if (g->owned && g->cb.on_revoke) {
 		set_state(g, GS_REVOKING);
 		ev_timer_set(&g->revoke, g->rebalance_ms / 1000., 0.);
 		ev_timer_start(g->loop, &g->revoke);
-		g->cb.on_revoke(g->opaque, g->tps, g->ntps);
+		g->cb.on_revoke(g->opaque, g->asg.tps, g->asg.n);
 		return;
 	}
 	drop_assignment(g);
@@ -481,6 +535,15 @@ void kf_group_rejoin(struct kf_group *g, const char *why)
 
 void kf_group_revoke_done(struct kf_group *g)
 {
+	if (g->coop_revoking) {
+		/* Cooperative: the partitions we gave up are committed; join
+		 * again so that the group hands them on. */
+		g->coop_revoking = false;
+		ev_timer_stop(g->loop, &g->revoke);
+		kf_asg_free(&g->rev);
+		rejoin(g, "revoked partitions released", false);
+		return;
+	}
 	if (g->state != GS_REVOKING)
 		return;
 	ev_timer_stop(g->loop, &g->revoke);
@@ -920,22 +983,36 @@ static void send_join(struct kf_group *g)
 	j->protocol_type = "consumer";
 	struct kf_join_group_req_protocol *ps =
 		kf_req_array(&q->base, kf_api_join_group.req, j, "Protocols", g->nprotocols);
-	/* Java writes the subscription in version 3, topics sorted. */
+	/* Java writes the subscription in version 3, topics sorted, with the
+	 * partitions it owns (none after an eager revocation) and its
+	 * generation; cooperative-sticky repeats the generation in UserData
+	 * for leaders older than version 2. */
 	struct kf_consumer_subscription sub;
 	memset(&sub, 0, sizeof(sub));
 	sub.topics.v = g->topics;
 	sub.topics.n = g->ntopics;
 	sub.user_data.len = -1;
-	sub.owned_partitions.n = 0;
-	sub.generation_id = -1;
-	struct kf_wr w;
-	kf_wr_init(&w);
-	kf_consumer_subscription_encode(&w, 3, &sub);
-	struct kf_bytes meta = to_arena(&w, q);
-	kf_wr_free(&w);
+	sub.generation_id = g->generation;
+	if (g->owned && kf_asg_owned(g->asg.tps, g->asg.n, &q->base.arena,
+				     &sub.owned_partitions) != KF_OK)
+		goto out_free;
+	uint8_t gen_be[4] = { (uint8_t)((uint32_t)g->generation >> 24),
+			      (uint8_t)((uint32_t)g->generation >> 16),
+			      (uint8_t)((uint32_t)g->generation >> 8), (uint8_t)g->generation };
+	struct kf_bytes meta[2];
+	for (int k = 0; k < 2; k++) {
+		struct kf_wr w;
+		kf_wr_init(&w);
+		sub.user_data = k ? (struct kf_bytes){ gen_be, 4 } : (struct kf_bytes){ NULL, -1 };
+		kf_consumer_subscription_encode(&w, 3, &sub);
+		meta[k] = to_arena(&w, q);
+		kf_wr_free(&w);
+	}
 	for (int i = 0; ps && i < g->nprotocols; i++) {
+		enum kf_assignor_id id;
 		ps[i].name = kf_req_strdup(&q->base, g->protocols[i]);
-		ps[i].metadata = meta;
+		ps[i].metadata = meta[kf_assignor_lookup(g->protocols[i], &id) == KF_OK &&
+				      kf_assignor_cooperative(id)];
 	}
 	if (kf_req_nomem(&q->base))
 		goto out_free;
@@ -954,37 +1031,31 @@ out_nomem:
 
 static void send_fetch(struct kf_group *g);
 
+/*
+ * Take SyncGroup's assignment.  Eager: it replaces what we had, all of it
+ * to hand out.  Cooperative, while we own partitions: what it adds comes
+ * first (nadded) and what it takes away goes to rev, for on_revoke once
+ * the added ones are handed out.
+ */
 static int take_assignment(struct kf_group *g, const struct kf_bytes *b)
 {
-	drop_assignment(g);
-	if (b->len <= 0)
-		return KF_OK; /* nothing assigned */
-	uint8_t *p = kf_arena_alloc(&g->asg_arena, (size_t)b->len);
-	if (!p)
-		return KF_ENOMEM;
-	memcpy(p, b->p, (size_t)b->len);
-	struct kf_consumer_assignment asg;
-	int rc = kf_consumer_assignment_decode(p, (size_t)b->len, &g->asg_arena, &asg, NULL);
-	if (rc != KF_OK)
+	struct kf_asg nw;
+	int rc;
+
+	kf_asg_init(&nw);
+	rc = kf_asg_decode(&nw, b);
+	if (rc == KF_OK && g->cooperative && g->owned) {
+		kf_asg_free(&g->rev);
+		rc = kf_asg_diff(&nw, &g->asg, &g->rev, &g->nadded);
+	} else if (rc == KF_OK) {
+		g->owned = false;
+		g->nadded = nw.n;
+	}
+	if (rc != KF_OK) {
+		kf_asg_free(&nw);
 		return rc;
-	int n = 0;
-	for (int32_t i = 0; i < asg.assigned_partitions.n; i++)
-		n += KF_AT(asg.assigned_partitions, struct kf_consumer_topic_partitions, i).partitions.n;
-	g->tps = kf_arena_alloc(&g->asg_arena, (size_t)(n + 1) * sizeof(*g->tps));
-	if (!g->tps) {
-		drop_assignment(g);
-		return KF_ENOMEM;
 	}
-	for (int32_t i = 0; i < asg.assigned_partitions.n; i++) {
-		struct kf_consumer_topic_partitions *tp =
-			&KF_AT(asg.assigned_partitions, struct kf_consumer_topic_partitions, i);
-		for (int32_t j = 0; j < tp->partitions.n; j++) {
-			struct kf_group_tp *t = &g->tps[g->ntps++];
-			t->topic = tp->topic;
-			t->partition = KF_AT(tp->partitions, int32_t, j);
-			t->offset = -1;
-		}
-	}
+	kf_asg_move(&g->asg, &nw);
 	return KF_OK;
 }
 
@@ -1009,8 +1080,13 @@ static void on_sync(struct kf_conn *c, int err, int16_t ver, void *resp, void *o
 			return;
 		}
 		g->cnt.rebalances++;
-		kf_info(LOGC, "%s: SyncGroup: %d partitions in generation %d", g->group, g->ntps,
-			g->generation);
+		if (g->cooperative && g->owned)
+			kf_info(LOGC, "%s: SyncGroup: %d partitions in generation %d: %d added, %d kept,"
+				" %d revoked", g->group, g->asg.n, g->generation, g->nadded,
+				g->asg.n - g->nadded, g->rev.n);
+		else
+			kf_info(LOGC, "%s: SyncGroup: %d partitions in generation %d", g->group,
+				g->asg.n, g->generation);
 		set_state(g, GS_FETCH);
 		send_fetch(g);
 		return;
@@ -1093,10 +1169,10 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 					break;
 				}
 				const char *name = resp_topic(g, t->name, &t->topic_id);
-				for (int k = 0; k < g->ntps; k++)
-					if (g->tps[k].partition == p->partition_index && name &&
-					    strcmp(g->tps[k].topic, name) == 0)
-						g->tps[k].offset = p->committed_offset;
+				for (int k = 0; k < g->nadded; k++)
+					if (g->asg.tps[k].partition == p->partition_index && name &&
+					    strcmp(g->asg.tps[k].topic, name) == 0)
+						g->asg.tps[k].offset = p->committed_offset;
 			}
 		}
 	}
@@ -1114,15 +1190,20 @@ static void on_fetch(struct kf_conn *c, int err, int16_t ver, void *resp, void *
 	set_state(g, GS_STABLE);
 	g->ever_stable = true;
 	g->owned = true;
-	kf_info(LOGC, "%s: stable in generation %d with %d partitions", g->group, g->generation, g->ntps);
+	kf_info(LOGC, "%s: stable in generation %d with %d partitions", g->group, g->generation,
+		g->asg.n);
 	if (g->has_snap && g->nsnap > 0) {
 		double age = g->md_age_ms / 1000.;
 		ev_timer_stop(g->loop, &g->check);
 		ev_timer_set(&g->check, age, age);
 		ev_timer_start(g->loop, &g->check);
 	}
+	int nadded = g->nadded;
+	g->nadded = 0;
 	if (g->cb.on_assigned)
-		g->cb.on_assigned(g->opaque, g->generation, g->tps, g->ntps);
+		g->cb.on_assigned(g->opaque, g->generation, g->asg.tps, nadded);
+	if (g->rev.n > 0 && !stopped(g) && g->state == GS_STABLE)
+		coop_revoke(g);
 }
 
 static void send_fetch(struct kf_group *g)
@@ -1134,34 +1215,21 @@ static void send_fetch(struct kf_group *g)
 	kf_proto_defaults(kf_api_offset_fetch.req, f);
 	f->group_id = kf_req_strdup(&q->base, g->group);
 	f->require_stable = 1;
-	/* One topic entry per distinct topic, in assignment order. */
-	int nt = 0;
-	const char **names = kf_req_alloc(&q->base, (size_t)(g->ntps + 1) * sizeof(*names));
-	if (!names)
+	/* One topic entry per distinct topic: the partitions to hand out. */
+	struct kf_array owned;
+	if (kf_asg_owned(g->asg.tps, g->nadded, &q->base.arena, &owned) != KF_OK)
 		goto out_free;
-	for (int i = 0; i < g->ntps; i++) {
-		bool have = false;
-		for (int k = 0; k < nt && !have; k++)
-			have = strcmp(names[k], g->tps[i].topic) == 0;
-		if (!have)
-			names[nt++] = g->tps[i].topic;
-	}
-	const struct kf_schema *ts_s = kf_proto_sub(kf_api_offset_fetch.req, "Topics");
+	int nt = owned.n;
 	struct kf_offset_fetch_req_topic *ts =
 		kf_req_array(&q->base, kf_api_offset_fetch.req, f, "Topics", nt);
 	int16_t maxv = -1;
 	for (int k = 0; ts && k < nt; k++) {
-		ts[k].name = kf_req_strdup(&q->base, names[k]);
-		if (!kf_cluster_topic_id(g->cl, names[k], &ts[k].topic_id))
+		struct kf_consumer_topic_partitions *e =
+			&KF_AT(owned, struct kf_consumer_topic_partitions, k);
+		ts[k].name = kf_req_strdup(&q->base, e->topic);
+		if (!kf_cluster_topic_id(g->cl, e->topic, &ts[k].topic_id))
 			maxv = KF_GROUP_NAMES_MAX_VERSION;
-		int n = 0;
-		for (int i = 0; i < g->ntps; i++)
-			n += strcmp(g->tps[i].topic, names[k]) == 0;
-		int32_t *ps = kf_req_array(&q->base, ts_s, &ts[k], "PartitionIndexes", n);
-		n = 0;
-		for (int i = 0; ps && i < g->ntps; i++)
-			if (strcmp(g->tps[i].topic, names[k]) == 0)
-				ps[n++] = g->tps[i].partition;
+		ts[k].partition_indexes = e->partitions;
 	}
 	/* v8+ carries the same request as a one-group batch. */
 	struct kf_offset_fetch_req_group *gs =
@@ -1760,7 +1828,8 @@ struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 	g->cl = cl;
 	g->cb = *cb;
 	g->opaque = opaque;
-	kf_arena_init(&g->asg_arena);
+	kf_asg_init(&g->asg);
+	kf_asg_init(&g->rev);
 	kf_arena_init(&g->join_arena);
 	kf_arena_init(&g->snap_arena);
 	ev_init(&g->retry, on_retry);
@@ -1780,6 +1849,7 @@ struct kf_group *kf_group_new(struct ev_loop *loop, struct kf_cluster *cl,
 	g->rebalance_ms = conf->rebalance_timeout_ms > 0 ? conf->rebalance_timeout_ms : 300000;
 	g->md_age_ms = conf->metadata_max_age_ms > 0 ? conf->metadata_max_age_ms
 						     : METADATA_MAX_AGE_MS;
+	g->cooperative = conf->cooperative;
 	static const char *const dflt_protocols[] = { "range" };
 	g->nprotocols = conf->nprotocols > 0 ? conf->nprotocols : 1;
 	g->protocols = copy_list(conf->nprotocols > 0 ? conf->protocols : dflt_protocols,
@@ -1825,7 +1895,8 @@ void kf_group_free(struct kf_group *g)
 	g->refused = NULL;
 	g->nnomem_commits = 0;
 	kf_req_detach_all(&g->reqs, forget_commit_cb);
-	kf_arena_free(&g->asg_arena);
+	kf_asg_free(&g->asg);
+	kf_asg_free(&g->rev);
 	kf_arena_free(&g->join_arena);
 	kf_arena_free(&g->snap_arena);
 	free_list(g->protocols, g->nprotocols);

@@ -11,6 +11,12 @@
  * timeout passes.  Partitions that are lost (session expired, member id
  * unknown) come through on_lost instead: they can no longer be committed.
  *
+ * Cooperative (conf.cooperative, KIP-429): a rejoin keeps what the member
+ * owns and reports it in JoinGroup.  After SyncGroup, on_assigned gets only
+ * the partitions the generation added; those it took away then go to
+ * on_revoke while the kept ones flow on, and kf_group_revoke_done (or the
+ * rebalance timeout) starts the rejoin that hands them on.
+ *
  * The leader keeps the partition counts its assignment was computed with
  * and, while stable, reads them again every metadata_max_age_ms; when a
  * subscribed topic gained (or lost) partitions, or appeared, it rejoins so
@@ -50,6 +56,7 @@ struct kf_group_conf {
 	const char *const *topics;      /* the subscription */
 	int ntopics;
 	int metadata_max_age_ms;        /* leader's partition count check; 300000 when 0 */
+	bool cooperative;               /* KIP-429: every protocol is cooperative */
 };
 
 /* One partition in a callback: offset is the committed offset in
@@ -91,7 +98,9 @@ typedef int kf_group_assign_fn(void *opaque, const char *protocol,
  * kf_group_revoke_done. */
 struct kf_group_callbacks {
 	kf_group_assign_fn *assign;
-	/* Stable with this assignment (committed offsets filled in). */
+	/* Stable with these partitions added (committed offsets filled in):
+	 * the whole assignment, or with a cooperative protocol what the
+	 * generation added to what the member kept. */
 	void (*on_assigned)(void *opaque, int32_t generation, const struct kf_group_tp *tps, int n);
 	/* Stop using these partitions, commit, then call kf_group_revoke_done. */
 	void (*on_revoke)(void *opaque, const struct kf_group_tp *tps, int n);

@@ -141,11 +141,23 @@ int setup_consumer(char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the fetcher");
 		return KF_ERR;
 	}
+	/* One assignor: it and the other eager ones; a list: exactly that.
+	 * Cooperative (KIP-429) only when every protocol offered is. */
 	static const char *protocols[KF_ASSIGNOR_COUNT];
-	int np = kf_assignor_protocols(kf_cfg_assignor_name(k->assignor), protocols);
-	if (np < 0) {
-		snprintf(err, errlen, "unknown assignor");
-		return KF_ERR;
+	int np = k->n_assignors;
+	if (np == 1)
+		np = kf_assignor_protocols(k->assignors[0], protocols);
+	else
+		for (int i = 0; i < np && i < KF_ASSIGNOR_COUNT; i++)
+			protocols[i] = k->assignors[i];
+	bool cooperative = np > 0;
+	for (int i = 0; i < np; i++) {
+		enum kf_assignor_id id;
+		if (kf_assignor_lookup(protocols[i], &id) != KF_OK) {
+			snprintf(err, errlen, "unknown assignor \"%s\"", protocols[i]);
+			return KF_ERR;
+		}
+		cooperative = cooperative && kf_assignor_cooperative(id);
 	}
 	struct kf_group_conf gc = {
 		.group = k->group, .client_id = k->client_id,
@@ -154,7 +166,7 @@ int setup_consumer(char *err, size_t errlen)
 		.heartbeat_interval_ms = k->heartbeat_interval_ms,
 		.rebalance_timeout_ms = k->rebalance_timeout_ms,
 		.metadata_max_age_ms = k->metadata_max_age_ms,
-		.protocols = protocols, .nprotocols = np,
+		.protocols = protocols, .nprotocols = np, .cooperative = cooperative,
 		.topics = (const char *const *)k->topics, .ntopics = k->n_topics,
 	};
 	struct kf_group_callbacks gcb = { .assign = on_assign, .on_assigned = on_assigned,

@@ -31,6 +31,7 @@ static const struct {
 	{ "config", suite_config },
 	{ "assignor", suite_assignor },
 	{ "sticky", suite_sticky },
+	{ "asg", suite_asg },
 	{ "group_member", suite_group_member },
 	{ "tls", suite_tls },
 	{ "sasl", suite_sasl },

@@ -20,6 +20,7 @@ Suite *suite_pool(void);
 Suite *suite_config(void);
 Suite *suite_assignor(void);
 Suite *suite_sticky(void);
+Suite *suite_asg(void);
 Suite *suite_group_member(void);
 Suite *suite_tls(void);
 Suite *suite_sasl(void);

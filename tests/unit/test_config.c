@@ -106,7 +106,9 @@ static void assert_defaults(const struct kf_config *c)
 	ck_assert_int_eq(k->session_timeout_ms, 45000);
 	ck_assert_int_eq(k->heartbeat_interval_ms, 3000);
 	ck_assert_int_eq(k->rebalance_timeout_ms, 300000);
-	ck_assert_int_eq(k->assignor, KF_CFG_ASSIGNOR_RANGE);
+	ck_assert_int_eq(k->n_assignors, 1);
+	ck_assert_str_eq(k->assignors[0], "range");
+	ck_assert_ptr_null(k->assignors[1]);
 	ck_assert_int_eq(k->auto_offset_reset, KF_CFG_RESET_EARLIEST);
 	ck_assert_int_eq(k->commit_interval_ms, 1000);
 	ck_assert_int_eq(k->isolation, KF_CFG_READ_UNCOMMITTED);
@@ -255,7 +257,8 @@ START_TEST(all_keys_set)
 	ck_assert_int_eq(c.kafka.session_timeout_ms, 10000);
 	ck_assert_int_eq(c.kafka.heartbeat_interval_ms, 9999);
 	ck_assert_int_eq(c.kafka.rebalance_timeout_ms, 60000);
-	ck_assert_int_eq(c.kafka.assignor, KF_CFG_ASSIGNOR_ROUNDROBIN);
+	ck_assert_int_eq(c.kafka.n_assignors, 1);
+	ck_assert_str_eq(c.kafka.assignors[0], "roundrobin");
 	ck_assert_int_eq(c.kafka.auto_offset_reset, KF_CFG_RESET_ERROR);
 	ck_assert_int_eq(c.kafka.commit_interval_ms, 5);
 	ck_assert_int_eq(c.kafka.isolation, KF_CFG_READ_COMMITTED);
@@ -431,7 +434,18 @@ END_TEST
 START_TEST(err_enum)
 {
 	expect_err(MIN_KAFKA " assignor = \"sticky\";\n};\n", 2,
-		   "kafka.assignor: unknown value \"sticky\" (expected range | roundrobin)");
+		   "kafka.assignor: unknown value \"sticky\" (expected range | roundrobin | "
+		   "cooperative-sticky)");
+	expect_err(MIN_KAFKA " assignor = [ \"cooperative-sticky\",\n \"sticky\" ];\n};\n", 3,
+		   "kafka.assignor[1]: unknown value \"sticky\" (expected range | roundrobin | "
+		   "cooperative-sticky)");
+	expect_err(MIN_KAFKA " assignor = [ \"range\", \"range\" ];\n};\n", 2,
+		   "kafka.assignor[1]: \"range\" is listed twice");
+	expect_err(MIN_KAFKA " assignor = [ ];\n};\n", 2, "kafka.assignor: the list is empty");
+	expect_err(MIN_KAFKA " assignor = 3;\n};\n", 2,
+		   "kafka.assignor: expected a string or an array of strings, got an integer");
+	expect_err(MIN_KAFKA " assignor = ( \"range\", 3 );\n};\n", 2,
+		   "kafka.assignor[1]: expected a string, got an integer");
 	expect_err(MIN_KAFKA " auto_offset_reset = \"none\";\n};\n", 2,
 		   "kafka.auto_offset_reset: unknown value \"none\" (expected earliest | latest | error)");
 	expect_err(MIN_KAFKA " isolation = \"serializable\";\n};\n", 2,
@@ -1042,7 +1056,7 @@ START_TEST(names)
 	ck_assert_str_eq(kf_cfg_sasl_mech_name(KF_CFG_SASL_SCRAM_SHA_256), "SCRAM-SHA-256");
 	ck_assert_str_eq(kf_cfg_handler_type_name(KF_CFG_HANDLER_EXEC), "exec");
 	ck_assert_str_eq(kf_cfg_dispatch_name(KF_CFG_DISPATCH_ROUNDROBIN), "roundrobin");
-	ck_assert_str_eq(kf_cfg_assignor_name((enum kf_cfg_assignor)7), "?");
+	ck_assert_str_eq(kf_cfg_dispatch_name((enum kf_cfg_dispatch)7), "?");
 }
 END_TEST
 

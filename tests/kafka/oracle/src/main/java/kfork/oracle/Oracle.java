@@ -1118,10 +1118,12 @@ public final class Oracle {
 
 	int consume() throws Exception {
 		allow(1, "--group", "--isolation", "--assignor", "--protocol", "--commit", "--max", "--idle-ms", "--out",
-				"--format", "--check", "--size", "--client-id", "--instance", "--join-ms");
+				"--format", "--check", "--size", "--client-id", "--instance", "--join-ms", "--sleep-ms",
+				"--max-poll-records");
 		String topic = pos.get(0);
 		String group = opt("--group", null);
 		long max = num("--max", -1);
+		long sleepMs = num("--sleep-ms", 0);
 		long idle = num("--idle-ms", 5000);
 		long joinMs = num("--join-ms", 60000);
 		boolean full = oneOf("--format", "full", "full", "offsets").equals("full");
@@ -1147,6 +1149,8 @@ public final class Oracle {
 			m.put("client.id", opt("--client-id", null));
 		if (flag("--instance"))
 			m.put("group.instance.id", opt("--instance", null));
+		if (flag("--max-poll-records"))
+			m.put("max.poll.records", (int) num("--max-poll-records", 500));
 		String assignor = opt("--assignor", null);
 		if (assignor != null) {
 			if (protocol.equals("consumer"))
@@ -1210,6 +1214,8 @@ public final class Oracle {
 							continue next;
 						}
 						n++;
+						if (sleepMs > 0) /* a slow handler */
+							Thread.sleep(sleepMs);
 						String line = r.partition() + " " + r.offset();
 						if (full)
 							line += " " + (r.key() == null ? "-" : new String(r.key(), StandardCharsets.UTF_8)) + " "
