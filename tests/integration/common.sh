@@ -109,6 +109,13 @@ db_kill() {
 	DEVBROKER_PID=
 }
 
+# db_at GROUP TOPIC PARTS WANT: the group's committed offsets of PARTS
+# ("0,1,2") are WANT ("ok O0 O1 O2"); DB_REPLY has them.  For wait_for.
+db_at() {
+	db committed "$1" "$2" "$3"
+	[ "$DB_REPLY" = "$4" ]
+}
+
 committed() {
 	db committed "$1" "$2" "$(seq -s, 0 $(($3 - 1)))"
 	# shellcheck disable=SC2206

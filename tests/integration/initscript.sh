@@ -188,13 +188,8 @@ check_rc "status while running" 0
 [ -d "$tmp/newlog" ] && pass "start: created LOGDIR" || fail "start: no LOGDIR $tmp/newlog"
 
 # It consumes: the group's commits reach the watermarks.
-drained=false
-for _ in $(seq 300); do
-	db committed "$GROUP" "$TOPIC" "$parts"
-	[ "$DB_REPLY" = "$want" ] && { drained=true; break; }
-	sleep 0.2
-done
-$drained && pass "the daemon consumed and committed $N records" ||
+wait_for 60 db_at "$GROUP" "$TOPIC" "$parts" "$want" &&
+	pass "the daemon consumed and committed $N records" ||
 	fail "the daemon did not commit: $DB_REPLY, want $want"
 if st=$(kf_get kforkd state); then
 	pass "kforkctl reaches the daemon ($st)"

@@ -75,13 +75,8 @@ rev_from=$(grep -m1 "4 partitions revoked: draining" "$tmp/a.log" | cut -c1-23) 
 	fail "a logged no revocation of 4 partitions"
 
 parts=$(seq -s, 0 $((P - 1)))
-drained=false
-for _ in $(seq 300); do
-	db committed "$GROUP" "$TOPIC" "$parts"
-	[ "$DB_REPLY" = "$want" ] && { drained=true; break; }
-	sleep 0.2
-done
-$drained && pass "the group's commits reached the watermarks" ||
+wait_for 60 db_at "$GROUP" "$TOPIC" "$parts" "$want" &&
+	pass "the group's commits reached the watermarks" ||
 	fail "commits $DB_REPLY, want $want"
 
 # b leaves: a gets its 4 back and revokes nothing.

@@ -135,11 +135,7 @@ for p in 0 1 2; do
 	want="$want ${DB_REPLY##* }"
 done
 drained=false
-for _ in $(seq 300); do
-	db committed kf-tls tls-a 0,1,2
-	[ "$DB_REPLY" = "$want" ] && { drained=true; break; }
-	sleep 0.2
-done
+wait_for 60 db_at kf-tls tls-a 0,1,2 "$want" && drained=true
 lines=$(cat "$tmp"/out/worker-*.log 2>/dev/null | wc -l)
 if $drained && [ "$lines" -ge 3000 ]; then
 	pass "kforkd over TLS: 3000 records handled, committed ${want#ok }"

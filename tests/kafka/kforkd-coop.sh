@@ -9,6 +9,9 @@
 #   2. A second group: Java java2 starts first and leads (its own
 #      assignor computes every assignment); kforkd c joins, then java2
 #      leaves after 1,500 records.
+#   3. The upgrade path while records arrive: kforkd d and e on range
+#      reload, one after the other, to [ cooperative-sticky, range ], then
+#      to cooperative-sticky; a third member then joins cooperatively.
 #
 # Checks: no kforkd ever revokes everything; each rebalance takes from a
 # member only what moves (a: 4 kept and 4 revoked when java1 joins); a and
@@ -48,14 +51,21 @@ EOF
 export KF_EXAMPLES=$here/../../etc/examples
 
 declare -A PID=()
-# kf NAME GROUP TOPIC: a kforkd member, cooperative-sticky, slow handler
+# kf NAME GROUP TOPIC: a kforkd member, assignor $ASSIGNOR
+# (cooperative-sticky), slow handler; again on a running member: a new
+# config, reloaded
+ASSIGNOR='"cooperative-sticky"'
 kf() {
 	mkdir -p "$tmp/out-$1"
 	BOOTSTRAP=$KAFKA_BOOTSTRAP SESSION_MS=10000 REBALANCE_MS=30000 KF_SHUTDOWN_MS=30000 \
 		KF_CLIENT_ID=kfork-$1 KF_COMMIT_MS=300 kf_conf "$1" "$2" "$3" 4 \
 		"{ type = \"exec\"; command = [ \"python3\", \"$tmp/h.py\", \"$tmp/out-$1\" ]; }" \
-		'assignor = "cooperative-sticky";'
-	kf_start "$1"
+		"assignor = $ASSIGNOR;"
+	if kf_alive "$1"; then
+		kf_ctl "$1" reload > /dev/null || fail "$1: reload refused"
+	else
+		kf_start "$1"
+	fi
 }
 # jmember NAME GROUP TOPIC MAX: Kafka's KafkaConsumer, cooperative-sticky,
 # 10 ms a record, commits, leaves after MAX records
@@ -101,7 +111,7 @@ outputs() {  # TOPIC DIRS...: every output as "TOPIC P O" lines
 	shift
 	for d; do
 		cat "$d"/w* 2>/dev/null | cut -d' ' -f1-3 || true
-		[ -f "$d/offsets" ] && awk -v t="$t" '{ print t, $1, $2 }' "$d/offsets"
+		if [ -f "$d/offsets" ]; then awk -v t="$t" '{ print t, $1, $2 }' "$d/offsets"; fi
 	done
 }
 check_all() {  # GROUP TOPIC DIRS...
@@ -190,7 +200,57 @@ check_all $G $T "$tmp/out-c" "$tmp/java2"
 never_eager c
 kf_stop c 60 || fail "c did not stop cleanly"
 
+# --- 3: the upgrade path from range while records flow, as Java
+# documents it: each member from range to [ cooperative-sticky, range ]
+# (still eager), then each to cooperative-sticky alone; here by reloads,
+# each a restart of that member's Kafka side.
+G=coop-g3 T=coop3
+oracle create-topic $T --partitions $P --replication 1 > /dev/null
+oracle produce $T --count "$N" --keys seq --every-ms 8 > /dev/null 2>&1 &
+kafka_bg $!
+PRODUCER=$!
+ASSIGNOR='"range"'
+kf d $G $T
+kf e $G $T
+stable_with() {  # M [PROTOCOL]: stable with partitions (in a group of PROTOCOL)
+	kf_true "$1" "state == 'stable' and len(assignment) > 0" &&
+		grep -q "protocol ${2:-}" <(grep "JoinGroup" "$KF_DIR/$1.log" | tail -n 1)
+}
+step() {  # ASSIGNOR PROTOCOL WHAT
+	local m
+	ASSIGNOR=$1
+	for m in d e; do
+		kf $m $G $T
+		sleep 2 # the reload has begun
+		wait_for 90 stable_with d && wait_for 90 stable_with e ||
+			fail "$3: the group did not settle after $m's reload"
+	done
+	wait_for 90 stable_with d "$2, " && wait_for 90 stable_with e "$2, " &&
+		pass "$3: both members reloaded one after the other, the group on $2" ||
+		fail "$3: the group is not on $2: $(grep JoinGroup "$KF_DIR/d.log" | tail -n 1)"
+}
+wait_for 90 stable_with d range && wait_for 90 stable_with e range || fail "range: no stable group"
+step '[ "cooperative-sticky", "range" ]' cooperative-sticky "step 1 (eager with cooperative-sticky)"
+step '"cooperative-sticky"' cooperative-sticky "step 2 (cooperative)"
+# Cooperative now: a third member takes its share without the others
+# stopping.
+ASSIGNOR='"cooperative-sticky"'
+kf f $G $T
+wait_for 90 grep -qE "SyncGroup: [1-8] partitions in generation [0-9]+: [1-8] added" "$KF_DIR/f.log" &&
+	pass "after the upgrade f joined and got partitions: $(grep SyncGroup "$KF_DIR/f.log" | tail -n 1 | sed 's/.*SyncGroup: //')" ||
+	fail "f got nothing: $(grep SyncGroup "$KF_DIR/f.log" | tail -n 2)"
+n=$(grep -chE "[0-9]+ kept, [1-8] revoked" "$KF_DIR/d.log" "$KF_DIR/e.log" | paste -sd+ | bc)
+[ "$n" -gt 0 ] && pass "d and e gave f partitions by cooperative revocations ($n)" ||
+	fail "no cooperative revocation in d's and e's logs"
+grep -h "INCONSISTENT_GROUP_PROTOCOL" "$KF_DIR"/[def].log && fail "a member was refused for its protocols" ||
+	pass "no member was refused for its protocols during the upgrade"
+wait "$PRODUCER" || fail "the producer failed"
+check_all $G $T "$tmp/out-d" "$tmp/out-e" "$tmp/out-f"
+for m in d e f; do
+	kf_stop $m 60 || fail "$m did not stop cleanly"
+done
+
 if [ -n "${KF_KAFKA_RESULTS:-}" ]; then
-	echo "$V $([ "$FAILED" -eq 0 ] && echo PASS || echo FAIL) cooperative-sticky: kforkd and Java in one group, each leading" >> "$KF_KAFKA_RESULTS"
+	echo "$V $([ "$FAILED" -eq 0 ] && echo PASS || echo FAIL) cooperative-sticky: kforkd and Java in one group, each leading; the upgrade from range" >> "$KF_KAFKA_RESULTS"
 fi
 summary
