@@ -50,6 +50,7 @@ size_t kf_proto_type_size(uint8_t t, const struct kf_schema *sub)
 	case KF_T_BYTES: case KF_T_RECORDS: return sizeof(struct kf_bytes);
 	case KF_T_STRUCT: return sub->size;
 	case KF_T_ARRAY: return sizeof(struct kf_array);
+	case KF_T_NSTRUCT: return sizeof(void *);
 	}
 	return 0;
 }
@@ -112,6 +113,8 @@ void kf_proto_defaults(const struct kf_schema *s, void *obj)
 			((struct kf_bytes *)p)->len = f->dflt == -1 ? -1 : 0;
 		else if (f->type == KF_T_ARRAY)
 			((struct kf_array *)p)->n = f->dflt == -1 ? -1 : 0;
+		else if (f->type == KF_T_NSTRUCT)
+			*(void **)p = NULL;
 	}
 }
 
@@ -171,6 +174,13 @@ static void enc_field(struct kf_wr *wr, const struct kf_field *f, int16_t ver, b
 {
 	const void *p = (const char *)obj + f->off;
 	bool nullable = ver >= f->null_min;
+	if (f->type == KF_T_NSTRUCT) {
+		const void *sp = *(const void *const *)p;
+		kf_wr_i8(wr, sp ? 1 : -1);
+		if (sp)
+			enc_struct(wr, f->sub, ver, flex, sp);
+		return;
+	}
 	if (f->type != KF_T_ARRAY) {
 		enc_value(wr, f->type, f->sub, nullable, flex, ver, p);
 		return;
@@ -197,6 +207,7 @@ static bool is_default(const struct kf_field *f, const void *obj)
 	case KF_T_STRING: return *(const char *const *)p == NULL;
 	case KF_T_BYTES: case KF_T_RECORDS: return ((const struct kf_bytes *)p)->len <= 0;
 	case KF_T_ARRAY: return ((const struct kf_array *)p)->n <= 0;
+	case KF_T_NSTRUCT: return *(const void *const *)p == NULL;
 	case KF_T_UUID: {
 		static const struct kf_uuid zero;
 		return memcmp(p, &zero, sizeof(zero)) == 0;
@@ -343,7 +354,17 @@ static void dec_field(struct dec *d, const struct kf_field *f, void *obj)
 {
 	void *p = (char *)obj + f->off;
 	bool nullable = d->ver >= f->null_min;
-	if (f->type != KF_T_ARRAY) {
+	if (f->type == KF_T_NSTRUCT) {
+		void **sp = p;
+		*sp = NULL;
+		if (kf_rd_i8(d->rd) < 0 || !kf_rd_ok(d->rd))
+			goto out;
+		*sp = kf_arena_alloc(d->arena, f->sub->size);
+		if (!*sp)
+			dec_fail(d, KF_ENOMEM, "struct");
+		else
+			dec_struct(d, f->sub, *sp);
+	} else if (f->type != KF_T_ARRAY) {
 		dec_value(d, f->type, f->sub, p);
 		if (f->type == KF_T_STRING && !nullable && *(char **)p == NULL && kf_rd_ok(d->rd))
 			*(char **)p = kf_arena_strndup(d->arena, "", 0);
@@ -365,6 +386,7 @@ static void dec_field(struct dec *d, const struct kf_field *f, void *obj)
 				dec_value(d, f->elem, f->sub, (char *)a->v + (size_t)i * es);
 		}
 	}
+out:
 	if (!kf_rd_ok(d->rd) && !d->failed)
 		d->failed = f->name;
 }
@@ -423,6 +445,8 @@ static void dec_struct(struct dec *d, const struct kf_schema *s, void *obj)
 				((struct kf_bytes *)p)->len = -1;
 			else if (f->type == KF_T_ARRAY)
 				((struct kf_array *)p)->n = 0;
+			else if (f->type == KF_T_NSTRUCT)
+				*(void **)p = NULL;
 			continue;
 		}
 		dec_field(d, f, obj);
@@ -617,6 +641,17 @@ int kf_proto_get(const struct kf_schema *s, const void *obj, const char *path, c
 				snprintf(out, outlen, "[%d]", a->n);
 			return KF_OK;
 		}
+		if (type == KF_T_NSTRUCT) {
+			/* "null", or "{}" when present; a path into a null one fails */
+			p = *(const void *const *)p;
+			if (!*path) {
+				snprintf(out, outlen, "%s", p ? "{}" : "null");
+				return KF_OK;
+			}
+			if (!p)
+				return KF_EPROTO;
+			type = KF_T_STRUCT;
+		}
 		if (!*path)
 			return fmt_value(type, p, out, outlen);
 		if (type != KF_T_STRUCT)
@@ -739,6 +774,24 @@ int kf_proto_set(const struct kf_schema *s, void *obj, struct kf_arena *arena,
 			p = (char *)a->v + (size_t)t.index * kf_proto_type_size(type, f->sub);
 		} else if (type == KF_T_ARRAY) {
 			return KF_EPROTO;
+		}
+		if (type == KF_T_NSTRUCT) {
+			/* "null" clears it; "{}" or a path into it makes it present */
+			void **sp = p;
+			if (!*path && strcmp(value, "null") == 0) {
+				*sp = NULL;
+				return KF_OK;
+			}
+			if (!*sp) {
+				*sp = kf_arena_alloc(arena, f->sub->size);
+				if (!*sp)
+					return KF_ENOMEM;
+				kf_proto_defaults(f->sub, *sp);
+			}
+			if (!*path)
+				return strcmp(value, "{}") == 0 ? KF_OK : KF_EPROTO;
+			p = *sp;
+			type = KF_T_STRUCT;
 		}
 		if (!*path)
 			return parse_value(type, p, arena, value);

@@ -39,6 +39,10 @@ enum kf_type {
 	KF_T_RECORDS,  /* struct kf_bytes (record batches; nullable in every version) */
 	KF_T_STRUCT,   /* a nested struct stored inline; schema in .sub */
 	KF_T_ARRAY,    /* struct kf_array of .elem (KF_T_STRUCT elements use .sub) */
+	KF_T_NSTRUCT,  /* a nullable struct: a pointer to it (schema in .sub), NULL = null;
+			* on the wire an int8 marker (-1 null, 1 present) before it.
+			* Nullable in every version it exists in (as every nullable
+			* struct of Kafka's messages is) */
 };
 
 struct kf_uuid {
@@ -106,6 +110,7 @@ enum kf_api_key {
 	KF_API_SASL_HANDSHAKE = 17,
 	KF_API_API_VERSIONS = 18,
 	KF_API_SASL_AUTHENTICATE = 36,
+	KF_API_CONSUMER_GROUP_HEARTBEAT = 68,
 };
 
 static inline bool kf_proto_flexible(const struct kf_api *api, int16_t ver)
@@ -168,9 +173,11 @@ const struct kf_schema *kf_proto_sub(const struct kf_schema *s, const char *fiel
  * Paths for tests and debugging: "Topics[1].Partitions[0].ErrorCode" names
  * a field by its Kafka JSON names.  kf_proto_get formats a value as text
  * (integers in decimal, strings as is, null as "null", bytes and UUIDs as
- * lowercase hex, "Topics#" the element count of an array).  kf_proto_set
- * parses text into the field, growing arrays as needed (allocating in
- * arena).  Both return KF_OK or KF_EPROTO for an unknown path or bad value.
+ * lowercase hex, "Topics#" the element count of an array, a nullable
+ * struct "null" or "{}").  kf_proto_set parses text into the field,
+ * growing arrays and making nullable structs present as needed
+ * (allocating in arena).  Both return KF_OK or KF_EPROTO for an unknown
+ * path or bad value.
  */
 int kf_proto_get(const struct kf_schema *s, const void *obj, const char *path, char *out,
 		 size_t outlen);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "proto_apis.h"
+#include "proto_cgroup.h"
 #include "proto_group.h"
 #include "proto_msgs.h"
 
@@ -23,6 +24,7 @@ static const struct kf_api *const apis[] = {
 	&kf_api_sasl_handshake,
 	&kf_api_api_versions,
 	&kf_api_sasl_authenticate,
+	&kf_api_consumer_group_heartbeat,
 };
 
 const struct kf_api *kf_proto_api(int16_t key)

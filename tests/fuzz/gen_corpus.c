@@ -424,6 +424,12 @@ static void fill_value(struct filler *fl, uint8_t t, const struct kf_schema *sub
 		break;
 	}
 	case KF_T_STRUCT: fill_struct(fl, sub, p); break;
+	case KF_T_NSTRUCT:
+		*(void **)p = kf_arena_alloc(fl->arena, sub->size);
+		if (!*(void **)p)
+			die("out of memory");
+		fill_struct(fl, sub, *(void **)p);
+		break;
 	}
 }
 

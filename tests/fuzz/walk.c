@@ -38,6 +38,10 @@ static void touch_value(uint8_t t, const struct kf_schema *sub, const void *p)
 	case KF_T_STRUCT:
 		kf_fuzz_touch(sub, p);
 		break;
+	case KF_T_NSTRUCT:
+		if (*(const void *const *)p)
+			kf_fuzz_touch(sub, *(const void *const *)p);
+		break;
 	default:
 		acc = *(const uint8_t *)p;
 		break;
@@ -141,6 +145,8 @@ static void paths_struct(struct paths *w, size_t plen, const struct kf_schema *s
 			paths_array(w, nlen, f, p);
 		else if (f->type == KF_T_STRUCT)
 			paths_struct(w, nlen, f->sub, p);
+		else if (f->type == KF_T_NSTRUCT && *(const void *const *)p)
+			paths_struct(w, nlen, f->sub, *(const void *const *)p);
 		else
 			get_ok(w);
 	}

@@ -18,6 +18,7 @@
 
 #include "proto.h"
 #include "proto_apis.h"
+#include "proto_cgroup.h"
 #include "proto_msgs.h"
 #include "proto_group.h"
 #include "suites.h"
@@ -459,6 +460,7 @@ END_TEST
 static const struct kf_api *const group_apis[] = {
 	&kf_api_join_group, &kf_api_sync_group, &kf_api_heartbeat,
 	&kf_api_leave_group, &kf_api_offset_fetch, &kf_api_offset_commit,
+	&kf_api_consumer_group_heartbeat,
 };
 
 static int vmax_of(int v)
@@ -492,7 +494,10 @@ static void check_schema(const struct kf_schema *s, int lo, int hi, int flex_min
 		ck_assert_msg(f->off < s->size, "%s.%s offset", s->name, n);
 		for (uint16_t j = 0; j < i; j++)
 			ck_assert_msg(strcmp(s->fields[j].name, n) != 0, "%s.%s twice", s->name, n);
-		bool has_sub = f->type == KF_T_STRUCT ||
+		/* proto.h: a nullable struct is nullable wherever it exists. */
+		ck_assert_msg(f->type != KF_T_NSTRUCT || f->null_min <= flo, "%s.%s nullable struct",
+			      s->name, n);
+		bool has_sub = f->type == KF_T_STRUCT || f->type == KF_T_NSTRUCT ||
 			       (f->type == KF_T_ARRAY && f->elem == KF_T_STRUCT);
 		ck_assert_msg(has_sub == (f->sub != NULL), "%s.%s sub", s->name, n);
 		if (has_sub)

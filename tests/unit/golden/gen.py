@@ -26,6 +26,7 @@ APIS = [
     ('LeaveGroup', 13, 0, 5),
     ('OffsetFetch', 9, 1, 10),
     ('OffsetCommit', 8, 2, 10),
+    ('ConsumerGroupHeartbeat', 68, 0, 1),
 ]
 
 # Deliberate deviations from the JSON defaults.  ListOffsetsRequest
@@ -79,7 +80,7 @@ def vin(r, v):
 
 
 class Field:
-    def __init__(self, d, msg):
+    def __init__(self, d, msg, common=None):
         self.name = d['name']
         self.msg = msg
         t = d['type']
@@ -91,7 +92,11 @@ class Field:
         self.tagged = vrange(d.get('taggedVersions'))
         self.tag = d.get('tag')
         self.default = d.get('default')
-        self.fields = [Field(x, msg) for x in d.get('fields', [])]
+        common = common or {}
+        # A struct type without fields of its own is one of the message's
+        # commonStructs.
+        self.fields = [Field(x, msg, common)
+                       for x in d.get('fields', common.get(self.elem, []))]
         if self.is_struct:
             assert self.fields, self.name
 
@@ -110,13 +115,16 @@ class Field:
             return 0
         if d in ('true', 'false'):
             return 1 if d == 'true' else 0
+        if isinstance(d, int):
+            return d
         return int(d, 0)
 
 
 def load(name):
     with open(f'{JSON_DIR}/{name}.json') as f:
         d = json.loads(strip_comments(f.read()))
-    return d, [Field(x, name) for x in d['fields']]
+    common = {c['name']: c['fields'] for c in d.get('commonStructs', [])}
+    return d, [Field(x, name, common) for x in d['fields']]
 
 
 # ---------------------------------------------------------------- values
@@ -166,6 +174,8 @@ def default_value(f, v):
     if f.is_array:
         return []
     if f.is_struct:
+        if f.default == 'null':
+            return None
         return {x.name: default_value(x, v) for x in f.fields}
     t = f.elem
     if t == 'string':
@@ -312,7 +322,11 @@ def enc_field(e, f, v, val, unknown):
             else:
                 enc_scalar(e, f.elem, x)
     elif f.is_struct:
-        enc_struct(e, f.fields, v, val, unknown)
+        # A nullable struct: an int8 marker first, -1 null, 1 present.
+        if f.can_null(v):
+            e.raw(b'\xff' if val is None else b'\x01')
+        if val is not None:
+            enc_struct(e, f.fields, v, val, unknown)
     else:
         enc_scalar(e, f.elem, val)
 
@@ -387,7 +401,10 @@ def asserts_struct(fields, v, obj, prefix, out):
                 else:
                     out.append(f'{p}[{i}]={fmt(f.elem, x)}')
         elif f.is_struct:
-            asserts_struct(f.fields, v, val, p + '.', out)
+            if f.can_null(v):
+                out.append(f'{p}=' + ('null' if val is None else '{}'))
+            if val is not None:
+                asserts_struct(f.fields, v, val, p + '.', out)
         else:
             out.append(f'{p}={fmt(f.elem, val)}')
 
