@@ -107,7 +107,7 @@ while (($(now_ms) < end)); do
 	for c in $CASES; do
 		[ -z "${DONE[$c]:-}" ] || continue
 		safe_calls=$((safe_calls + 1))
-		commit_safe "chaos-h-$c" "h-$c" $P "$NAME $c" "$T/out-$c"/h-*.log || true
+		commit_safe "chaos-h-$c" "h-$c" $P "$NAME $c" "$T/out-$c" || true
 		watermarks "h-$c" $P
 		if committed_is_hw "chaos-h-$c" "h-$c" $P; then
 			DONE[$c]=$(($(now_ms) - t0))

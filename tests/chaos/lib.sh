@@ -18,7 +18,11 @@
 #   commit_safe GROUP TOPIC P WHAT FILES...
 #                           every committed offset covers only records that
 #                           FILES already hold (nothing committed past an
-#                           unfinished record); call it while records flow
+#                           unfinished record); call it while records flow.
+#                           A FILE that is a directory stands for every file
+#                           in it, listed after the commits are read: an
+#                           exec handler writes one file per process, and a
+#                           restarted one a new file
 #   safe_check GROUP TOPIC P WHAT FILES...
 #                           commit_safe, but at most every 2 s and spaced by
 #                           4 times what the last one took (it reads every
@@ -65,9 +69,10 @@ commit_safe() {
 	local group=$1 topic=$2 np=$3 what=$4 bad
 	shift 4
 	committed "$group" "$topic" "$np"
-	# The files are read after the commits: they only grow, so whatever a
-	# commit covers must be in them already.
-	bad=$(cat "$@" 2>/dev/null | awk -v t="$topic" -v c="${COMMITTED[*]}" '
+	# The files are read (and directories listed) after the commits: they
+	# only grow, so whatever a commit covers must be in them already.
+	bad=$(for f; do if [ -d "$f" ]; then cat "$f"/*; else cat "$f"; fi; done 2>/dev/null |
+		awk -v t="$topic" -v c="${COMMITTED[*]}" '
 		BEGIN { n = split(c, k, " ") }
 		$1 == t { seen[$2 " " $3] = 1 }
 		END {
