@@ -111,6 +111,7 @@ enum kf_api_key {
 	KF_API_API_VERSIONS = 18,
 	KF_API_SASL_AUTHENTICATE = 36,
 	KF_API_CONSUMER_GROUP_HEARTBEAT = 68,
+	KF_API_CONSUMER_GROUP_DESCRIBE = 69,
 };
 
 static inline bool kf_proto_flexible(const struct kf_api *api, int16_t ver)

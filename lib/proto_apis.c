@@ -25,6 +25,7 @@ static const struct kf_api *const apis[] = {
 	&kf_api_api_versions,
 	&kf_api_sasl_authenticate,
 	&kf_api_consumer_group_heartbeat,
+	&kf_api_consumer_group_describe,
 };
 
 const struct kf_api *kf_proto_api(int16_t key)

@@ -35,6 +35,8 @@
 #define KF_FTN(S, m, N, T, lo, hi, nl, tg) KF_FIELD_(S, m, N, T, 0, lo, hi, nl, tg, 0, NULL)
 #define KF_FTS(S, m, N, SUB, lo, hi, tg) KF_FIELD_(S, m, N, KF_T_STRUCT, 0, lo, hi, KF_NEVER, tg, 0, SUB)
 #define KF_FTAS(S, m, N, SUB, lo, hi, tg) KF_FIELD_(S, m, N, KF_T_ARRAY, KF_T_STRUCT, lo, hi, KF_NEVER, tg, 0, SUB)
+/* nested struct, stored inline */
+#define KF_FS(S, m, N, SUB, lo, hi) KF_FIELD_(S, m, N, KF_T_STRUCT, 0, lo, hi, KF_NEVER, -1, 0, SUB)
 /* nullable struct (a pointer, NULL = null), nullable from version nl */
 #define KF_FNS(S, m, N, SUB, lo, hi, nl) KF_FIELD_(S, m, N, KF_T_NSTRUCT, 0, lo, hi, nl, -1, 0, SUB)
 /* array nullable from nl whose default (kf_proto_defaults) is null */

@@ -460,7 +460,7 @@ END_TEST
 static const struct kf_api *const group_apis[] = {
 	&kf_api_join_group, &kf_api_sync_group, &kf_api_heartbeat,
 	&kf_api_leave_group, &kf_api_offset_fetch, &kf_api_offset_commit,
-	&kf_api_consumer_group_heartbeat,
+	&kf_api_consumer_group_heartbeat, &kf_api_consumer_group_describe,
 };
 
 static int vmax_of(int v)

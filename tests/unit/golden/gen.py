@@ -27,6 +27,7 @@ APIS = [
     ('OffsetFetch', 9, 1, 10),
     ('OffsetCommit', 8, 2, 10),
     ('ConsumerGroupHeartbeat', 68, 0, 1),
+    ('ConsumerGroupDescribe', 69, 0, 1),
 ]
 
 # Deliberate deviations from the JSON defaults.  ListOffsetsRequest
