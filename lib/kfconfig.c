@@ -425,40 +425,40 @@ static const char *want_word(enum key_type t)
 
 /* ---- the walk over the file's settings ---- */
 
-static int parse_enum(struct ctx *cx, const config_setting_t *s, const struct key *k,
-		      const char *name)
+/* The index of v in k->words, or -1 after failing with the words listed. */
+static int find_word(struct ctx *cx, const config_setting_t *s, const struct key *k,
+		     const char *name, const char *v)
 {
-	const char *v = config_setting_get_string(s);
 	char list[256] = "";
 	size_t used = 0;
 
 	for (int i = 0; k->words[i]; i++) {
-		if (strcmp(v, k->words[i]) == 0) {
-			set_int(cx->cfg, k, i);
-			return KF_OK;
-		}
+		if (strcmp(v, k->words[i]) == 0)
+			return i;
 		used += snprintf(list + used, sizeof(list) - used, "%s%s", i ? " | " : "",
 				 k->words[i]);
 	}
-	return fail(cx, s, "%s: unknown value \"%s\" (expected %s)", name, v, list);
+	fail(cx, s, "%s: unknown value \"%s\" (expected %s)", name, v, list);
+	return -1;
+}
+
+static int parse_enum(struct ctx *cx, const config_setting_t *s, const struct key *k,
+		      const char *name)
+{
+	int i = find_word(cx, s, k, name, config_setting_get_string(s));
+
+	if (i < 0)
+		return KF_ERR;
+	set_int(cx->cfg, k, i);
+	return KF_OK;
 }
 
 /* A word list (k->words): one of the words, each once. */
 static int check_word(struct ctx *cx, const config_setting_t *e, const struct key *k,
 		      const char *name, char **v, int i)
 {
-	char list[256] = "";
-	size_t used = 0;
-	int w;
-
-	for (w = 0; k->words[w] && strcmp(v[i], k->words[w]) != 0; w++)
-		;
-	if (!k->words[w]) {
-		for (w = 0; k->words[w]; w++)
-			used += snprintf(list + used, sizeof(list) - used, "%s%s", w ? " | " : "",
-					 k->words[w]);
-		return fail(cx, e, "%s: unknown value \"%s\" (expected %s)", name, v[i], list);
-	}
+	if (find_word(cx, e, k, name, v[i]) < 0)
+		return KF_ERR;
 	for (int j = 0; j < i; j++)
 		if (strcmp(v[j], v[i]) == 0)
 			return fail(cx, e, "%s: \"%s\" is listed twice", name, v[i]);

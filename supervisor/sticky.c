@@ -201,7 +201,7 @@ static bool previous_owners(struct sticky *k)
 {
 	struct run *r = k->r;
 	const struct kf_consumer_subscription *ref = NULL;
-	size_t ref_n = 0;
+	size_t ref_n = 0, set_n = 0;
 	bool equal = true;
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -210,13 +210,9 @@ static bool previous_owners(struct sticky *k)
 		size_t nt = sub && sub->topics.n > 0 ? (size_t)sub->topics.n : 0;
 
 		if (ref_n == 0) {
+			/* Java's set: the first member's topics, each once. */
 			ref = sub;
 			ref_n = nt;
-		} else if (equal) {
-			/* Java: topics().size() == set.size() && set.containsAll(topics()),
-			 * where the set holds the first member's topics. */
-			size_t set_n = 0;
-
 			for (size_t a = 0; a < ref_n; a++) {
 				bool dup = false;
 
@@ -225,6 +221,8 @@ static bool previous_owners(struct sticky *k)
 						     KF_AT(ref->topics, char *, b)) == 0;
 				set_n += !dup;
 			}
+		} else if (equal) {
+			/* Java: topics().size() == set.size() && set.containsAll(topics()) */
 			if (nt != set_n)
 				equal = false;
 			for (size_t a = 0; a < nt && equal; a++) {
