@@ -82,7 +82,6 @@ reap() {
 	wait "${PID[$1]}" || rc=$?
 	[ $rc = 0 ] || fail "$1 exited $rc: $(tail -n 3 "$tmp/$1/log")"
 }
-assigned() { oracle group "$1" 2>/dev/null | awk -v c="$2" '$1 == "member" && $6 == c && $10 != "-" { f = 1 } END { exit !f }'; }
 # Records of partitions M keeps, finished between two log lines of M.
 finished_between() {  # M FROM_TS TO_TS
 	awk -v a="$2" -v b="$3" '$4 >= a && $4 <= b' "$tmp/out-$1"/w* 2>/dev/null | wc -l
@@ -182,7 +181,7 @@ G=coop-g2 T=coop2
 oracle create-topic $T --partitions $P --replication 1 > /dev/null
 oracle produce $T --count "$N" --keys seq --batch 100 > /dev/null
 jmember java2 $G $T 1500
-wait_for 90 assigned $G java2 || fail "java2 got no partitions"
+wait_for 90 kafka_assigned $G java2 || fail "java2 got no partitions"
 kf c $G $T
 # java2's assignor withholds what java2 must give up first (c gets
 # nothing in the first generation), java2 revokes and rejoins, and the

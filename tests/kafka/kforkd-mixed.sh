@@ -93,11 +93,9 @@ all_kinds() {
 	[[ " $SEEN_MEMBERS " == *" kforkd-k1 "* && " $SEEN_MEMBERS " == *" confluent "* &&
 		" $SEEN_MEMBERS " == *" kpy "* && " $SEEN_MEMBERS " == *" java1 "* ]]
 }
-# assigned CLIENTID: the broker lists that member with partitions
-assigned() { oracle group "$G" 2>/dev/null | awk -v c="$1" '$1 == "member" && $6 == c && $10 != "-" { f = 1 } END { exit !f }'; }
 # joined CLIENTID: wait until it has partitions, so that the records
 # produced next are shared with it (the others drain a part in seconds)
-joined() { wait_for 90 assigned "$1" || fail "$A: $1 got no partitions within 90 s"; }
+joined() { wait_for 90 kafka_assigned "$G" "$1" || fail "$A: $1 got no partitions within 90 s"; }
 drained() { kafka_drained "$G" "$TOPIC" "$tmp/$A"; }
 
 phase() {

@@ -56,6 +56,8 @@
 #                         SCRAM-SHA-256 or SCRAM-SHA-512)
 #   kafka_oracle SUBCOMMAND ARGS...   the oracle with the cluster's settings
 #   kafka_drained GROUP TOPIC DIR     committed offsets = end offsets (oracle)
+#   kafka_assigned GROUP CLIENTID     the broker lists that member of GROUP
+#                         with partitions (oracle group; for wait_for)
 #   kafka_ver_ge A B      version A >= B
 #
 # For the kforkd scripts (tests/kafka/kforkd-*.sh), which source
@@ -736,6 +738,11 @@ kafka_restart_broker() {
 kafka_oracle() {
 	"$KAFKA_HARNESS/oracle/oracle.sh" "$1" --bootstrap "$KAFKA_BOOTSTRAP" \
 		--config "$KAFKA_CLIENT_PROPS" "${@:2}"
+}
+
+kafka_assigned() {
+	kafka_oracle group "$1" 2>/dev/null |
+		awk -v c="$2" '$1 == "member" && $6 == c && $10 != "-" { f = 1 } END { exit !f }'
 }
 
 # kafka_drained GROUP TOPIC DIR: the group's committed offsets equal the
